@@ -1,0 +1,4 @@
+namespace LlmServer.Dto;
+
+/// <summary>Marker for assembly scanning (validators).</summary>
+public sealed class DtoAssemblyMarker;

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmServer.External;
+
+/// <summary>Registration of everything that talks to another process: upstream clients and stores.</summary>
+public static class DependencyInjection
+{
+    /// <summary>Adds upstream clients and the configured stores (SQLite by default, PostgreSQL, Redis).</summary>
+    public static IServiceCollection AddLlmServerExternal(this IServiceCollection services, IConfiguration configuration)
+    {
+        // --- session chat API (issue 2) ---
+
+        // --- OpenAI-compatible gateway (issue 3) ---
+
+        // --- Anthropic + masking (issue 4) ---
+
+        // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+
+        return services;
+    }
+}

@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LlmServer.Services;
+
+/// <summary>Registration of business services (no HTTP types live in this project).</summary>
+public static class DependencyInjection
+{
+    /// <summary>Adds options and services of every feature area.</summary>
+    public static IServiceCollection AddLlmServerServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(TimeProvider.System);
+
+        // --- session chat API (issue 2) ---
+
+        // --- OpenAI-compatible gateway (issue 3) ---
+
+        // --- Anthropic + masking (issue 4) ---
+
+        // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+
+        return services;
+    }
+}
