@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmServer.Services;
 
@@ -10,6 +11,9 @@ public static class DependencyInjection
     public static IServiceCollection AddLlmServerServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(TimeProvider.System);
+        services.AddOptions<Pricing.PricingOptions>().BindConfiguration(Pricing.PricingOptions.SectionName);
+        services.AddSingleton<Pricing.ICostCalculator, Pricing.CostCalculator>();
+        services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
 
         // --- session chat API (issue 2) ---
 

@@ -1,0 +1,23 @@
+namespace LlmServer.Services.Chat;
+
+/// <summary>One stored message of a session.</summary>
+/// <param name="Role">"user" or "assistant".</param>
+/// <param name="Content">The message text (as the user sees it: restored, never masked).</param>
+/// <param name="CreatedAt">When it was stored.</param>
+public sealed record ChatTurn(string Role, string Content, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// Conversation history per session. SQLite by default; PostgreSQL when LLMSERVER_DB is set.
+/// Used by the session chat API and by the OpenAI-compatible API's x-session-id header.
+/// </summary>
+public interface IChatHistoryStore
+{
+    /// <summary>The newest <paramref name="maxMessages"/> messages of the session, oldest first.</summary>
+    Task<IReadOnlyList<ChatTurn>> GetAsync(string sessionId, int maxMessages, CancellationToken cancellationToken);
+
+    /// <summary>Appends messages (a completed turn: user, then assistant) atomically.</summary>
+    Task AppendAsync(string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken);
+
+    /// <summary>Removes a session; false when it did not exist.</summary>
+    Task<bool> DeleteAsync(string sessionId, CancellationToken cancellationToken);
+}
