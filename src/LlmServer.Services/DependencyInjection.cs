@@ -22,6 +22,7 @@ public static class DependencyInjection
         // --- Anthropic + masking (issue 4) ---
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        Operations.OperationsServiceCollectionExtensions.AddOperations(services, configuration);
 
         return services;
     }
