@@ -16,6 +16,7 @@ public static class DependencyInjection
         // --- Anthropic + masking (issue 4) ---
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        Operations.OperationsStoresExtensions.AddOperationsStores(services, configuration);
 
         return services;
     }

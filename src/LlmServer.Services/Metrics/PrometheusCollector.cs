@@ -220,3 +220,15 @@ public sealed class PrometheusCollector : IDisposable
     private static string EscapeHelp(string value) =>
         value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 }
+
+/// <summary>Creates the collector when the host starts, so no measurement before the first scrape is missed.</summary>
+internal sealed class PrometheusCollectorStarter(PrometheusCollector collector) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        GC.KeepAlive(collector);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -5,6 +5,7 @@ using LlmServer.Services.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace LlmServer.Services.Operations;
 
@@ -28,6 +29,7 @@ public static class OperationsServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<LlmServerMetrics>();
         services.TryAddSingleton<PrometheusCollector>();
+        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, PrometheusCollectorStarter>());
 
         services.TryAddSingleton<ChannelUsageSink>();
         services.Replace(ServiceDescriptor.Singleton<IUsageSink>(sp => sp.GetRequiredService<ChannelUsageSink>()));
