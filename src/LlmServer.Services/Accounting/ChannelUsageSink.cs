@@ -26,7 +26,7 @@ public sealed partial class ChannelUsageSink : IUsageSink
         _channel = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(Math.Max(1, options.Value.Ledger.QueueCapacity))
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails instead of silently dropping an old row.
-            SingleReader = true,
+            SingleReader = false, // the writer loop and the shutdown drain may overlap.
             SingleWriter = false,
         });
         metrics.ObserveLedgerQueue(() => _channel.Reader.Count);

@@ -58,9 +58,31 @@ public sealed partial class UsageLedgerWriter(
         // NOTE: a batch in hand when shutdown began is written by WriteWithRetryAsync before we get here.
     }
 
+    private readonly SemaphoreSlim _drainGate = new(1, 1);
+
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // NOTE: hosts may call StopAsync more than once (factory dispose + lifetime); drain one at a time.
+        await _drainGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _drainGate.Release();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _drainGate.Dispose();
+        base.Dispose();
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
         var batch = new List<UsageRecord>(_batchSize);
         var drained = 0;
         while (sink.Reader.TryRead(out var record))
@@ -78,7 +100,10 @@ public sealed partial class UsageLedgerWriter(
             await WriteWithRetryAsync(batch, cancellationToken).ConfigureAwait(false);
             drained += batch.Count;
         }
-        LogDrained(drained);
+        if (drained > 0)
+        {
+            LogDrained(drained);
+        }
     }
 
     private async Task WriteWithRetryAsync(List<UsageRecord> batch, CancellationToken stoppingToken)
