@@ -72,7 +72,7 @@ public sealed class AdminKeysController(IVirtualKeyService keys, IBudgetStore bu
         return updated is null ? NotFoundError(id) : Ok(new OkDto<KeyDto>(await ToDtoAsync(updated, cancellationToken)));
     }
 
-    /// <summary>Revokes a key: it stops working at once, on every instance; its ledger rows stay.</summary>
+    /// <summary>Revokes a key: it stops working at once here, within KeyCacheSeconds elsewhere; its ledger rows stay.</summary>
     [HttpDelete("{id}")]
     [ProducesResponseType<OkDto<KeyDto>>(StatusCodes.Status200OK)]
     public async Task<IActionResult> Revoke(string id, CancellationToken cancellationToken)

@@ -58,6 +58,7 @@ public sealed partial class UsageLedgerWriter(
         // NOTE: a batch in hand when shutdown began is written by WriteWithRetryAsync before we get here.
     }
 
+    // NOTE: never disposed: some hosts call StopAsync again after disposing their services.
     private readonly SemaphoreSlim _drainGate = new(1, 1);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -73,12 +74,6 @@ public sealed partial class UsageLedgerWriter(
         {
             _drainGate.Release();
         }
-    }
-
-    public override void Dispose()
-    {
-        _drainGate.Dispose();
-        base.Dispose();
     }
 
     private async Task DrainAsync(CancellationToken cancellationToken)

@@ -1,5 +1,8 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using LlmServer.Services.Operations;
+using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Keys;
 
@@ -20,8 +23,12 @@ public interface IVirtualKeyService
 }
 
 /// <inheritdoc />
-public sealed class VirtualKeyService(IVirtualKeyStore store, TimeProvider time) : IVirtualKeyService
+public sealed class VirtualKeyService(IVirtualKeyStore store, TimeProvider time, IOptions<OperationsOptions> options) : IVirtualKeyService
 {
+    private const int MaxCached = 10_000;
+    private readonly ConcurrentDictionary<string, (VirtualKey Key, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
+    private readonly long _cacheMs = Math.Max(0, options.Value.KeyCacheSeconds) * 1000L;
+
     /// <summary>Every virtual key starts with this.</summary>
     public const string KeyPrefix = "sk-llms-";
     private const int RandomLength = 32;
@@ -57,11 +64,17 @@ public sealed class VirtualKeyService(IVirtualKeyStore store, TimeProvider time)
     public async Task<VirtualKey?> UpdateAsync(string id, VirtualKeySpec spec, CancellationToken cancellationToken)
     {
         var ok = await store.UpdateAsync(id, spec, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        _cache.Clear();
         return ok ? await store.GetAsync(id, cancellationToken).ConfigureAwait(false) : null;
     }
 
     /// <inheritdoc />
-    public Task<bool> RevokeAsync(string id, CancellationToken cancellationToken) => store.RevokeAsync(id, time.GetUtcNow(), cancellationToken);
+    public async Task<bool> RevokeAsync(string id, CancellationToken cancellationToken)
+    {
+        var revoked = await store.RevokeAsync(id, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        _cache.Clear();
+        return revoked;
+    }
 
     /// <inheritdoc />
     public async Task<VirtualKey?> AuthenticateAsync(string? presentedKey, CancellationToken cancellationToken = default)
@@ -72,8 +85,27 @@ public sealed class VirtualKeyService(IVirtualKeyStore store, TimeProvider time)
             return null;
         }
         // NOTE: lookup by the SHA-256 of a 190-bit random key: nothing secret is compared char by char.
-        var key = await store.FindByHashAsync(Hash(presentedKey), cancellationToken).ConfigureAwait(false);
-        return key is { IsRevoked: false } ? key : null;
+        var hash = Hash(presentedKey);
+        var now = time.GetTimestamp() * 1000 / time.TimestampFrequency;
+        if (_cacheMs > 0 && _cache.TryGetValue(hash, out var cached) && cached.ExpiresAt > now)
+        {
+            return cached.Key;
+        }
+        var key = await store.FindByHashAsync(hash, cancellationToken).ConfigureAwait(false);
+        if (key is not { IsRevoked: false })
+        {
+            _cache.TryRemove(hash, out _);
+            return null;
+        }
+        if (_cacheMs > 0)
+        {
+            if (_cache.Count >= MaxCached)
+            {
+                _cache.Clear();
+            }
+            _cache[hash] = (key, now + _cacheMs);
+        }
+        return key;
     }
 
     /// <summary>Lower-case hex SHA-256 of a key.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using LlmServer.Services.Accounting;
 
@@ -55,7 +54,7 @@ public sealed class LlmServerMetrics : IDisposable
         _meter.CreateObservableGauge("llmserver_circuit_state", ObserveCircuits, description: "Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.");
         _meter.CreateObservableGauge("llmserver_process_memory_bytes", () => Environment.WorkingSet, "By", "Process working set.");
         _meter.CreateObservableGauge("llmserver_process_managed_memory_bytes", () => GC.GetTotalMemory(false), "By", "Managed heap size.");
-        _meter.CreateObservableCounter("llmserver_process_cpu_seconds", () => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, "s", "CPU time used by the process.");
+        _meter.CreateObservableCounter("llmserver_process_cpu_seconds", () => Environment.CpuUsage.TotalTime.TotalSeconds, "s", "CPU time used by the process.");
         _meter.CreateObservableGauge("llmserver_process_cpu_count", () => Environment.ProcessorCount, description: "Processors available to the process.");
     }
 

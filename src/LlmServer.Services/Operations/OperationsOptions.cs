@@ -8,6 +8,12 @@ public sealed record OperationsOptions
     /// <summary>When true, the ledger also stores request bodies (UsageRecord.Body). Off by default: no prompt text.</summary>
     public bool LogBodies { get; init; }
 
+    /// <summary>
+    /// Seconds an authenticated virtual key is cached per instance. A revoke or update is seen at once by the
+    /// instance that made it, by the others within this time. 0 disables the cache.
+    /// </summary>
+    public int KeyCacheSeconds { get; init; } = 2;
+
     /// <summary>Usage ledger writer settings.</summary>
     public LedgerOptions Ledger { get; init; } = new();
 
