@@ -55,6 +55,57 @@ public sealed class UsageController(IUsageLedgerStore ledger, TimeProvider time)
         return Ok(new OkDto<UsageReportDto>(new UsageReportDto { From = fromTime, To = toTime, GroupBy = group.ToString().ToLowerInvariant(), Groups = groups, Total = total }));
     }
 
+    /// <summary>
+    /// Totals per time bucket (bucket=minute|hour|day, UTC-aligned) for charts, optionally split by key or model
+    /// (by=key|model). Default range: the last 24 hours.
+    /// </summary>
+    [HttpGet("timeseries")]
+    public async Task<IActionResult> TimeSeries(
+        [FromQuery] string? from, [FromQuery] string? to, [FromQuery] string? bucket, [FromQuery] string? by,
+        [FromQuery(Name = "key_id")] string? keyId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (!TryParseTime(to, now, out var toTime) || !TryParseTime(from, toTime.AddDays(-1), out var fromTime) || fromTime >= toTime)
+        {
+            return ApiError.Create(HttpContext, 400, "invalid_request", "from and to must be ISO 8601 or unix seconds, with from before to.");
+        }
+        TimeSpan size;
+        switch ((bucket ?? "hour").ToLowerInvariant())
+        {
+            case "minute": size = TimeSpan.FromMinutes(1); break;
+            case "hour": size = TimeSpan.FromHours(1); break;
+            case "day": size = TimeSpan.FromDays(1); break;
+            default:
+                return ApiError.Create(HttpContext, 400, "invalid_request", "bucket must be minute, hour or day.");
+        }
+        if ((toTime - fromTime) / size > 10_000)
+        {
+            return ApiError.Create(HttpContext, 400, "invalid_request", "the range holds more than 10000 buckets; use a larger bucket.");
+        }
+        UsageGroupBy? split;
+        switch (by?.ToLowerInvariant())
+        {
+            case null or "" or "none": split = null; break;
+            case "key": split = UsageGroupBy.Key; break;
+            case "model": split = UsageGroupBy.Model; break;
+            default:
+                return ApiError.Create(HttpContext, 400, "invalid_request", "by must be key, model or none.");
+        }
+        var rows = await ledger.QueryTimeSeriesAsync(fromTime, toTime, size, split, string.IsNullOrEmpty(keyId) ? null : keyId, cancellationToken);
+        return Ok(new
+        {
+            success = true,
+            data = new
+            {
+                from = fromTime,
+                to = toTime,
+                bucket = (bucket ?? "hour").ToLowerInvariant(),
+                by = split?.ToString().ToLowerInvariant(),
+                points = rows.Select(r => new { start = r.Start, group = r.Totals.Group, totals = ToDto(r.Totals) }),
+            },
+        });
+    }
+
     /// <summary>Recent requests, newest first. Page with ?limit= and ?cursor= (from next_cursor) or ?offset=.</summary>
     [HttpGet("requests")]
     [ProducesResponseType<OkDto<UsageRequestsPageDto>>(StatusCodes.Status200OK)]

@@ -42,6 +42,7 @@ public static class OperationsStoresExtensions
         services.TryAddSingleton<IVirtualKeyStore, SqlVirtualKeyStore>();
         services.TryAddSingleton<IBudgetStore, SqlBudgetStore>();
         services.TryAddSingleton<IUsageLedgerStore, SqlUsageLedgerStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, DatabaseStatusContributor>());
         // Before the ledger writer and the server: the schema is ready (or start fails with the reason).
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, OpsSchemaInitializer>());
 
@@ -57,6 +58,7 @@ public static class OperationsStoresExtensions
             }
             services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration(redisUrl)));
             services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, RedisStatusContributor>());
         }
         else if (backend.Equals("postgres", StringComparison.OrdinalIgnoreCase))
         {

@@ -109,6 +109,32 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         r.ErrorCode, r.Body,
     ];
 
+    public async Task<IReadOnlyList<UsageBucket>> QueryTimeSeriesAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, UsageGroupBy? splitBy, string? keyId, CancellationToken cancellationToken)
+    {
+        var group = splitBy switch
+        {
+            null => "NULL",
+            UsageGroupBy.Key => "key_id",
+            UsageGroupBy.Model => "model",
+            UsageGroupBy.Session => "session_id",
+            _ => db.UtcDay("ts"),
+        };
+        var sql = $"""
+            SELECT (ts / @bucketMs) * @bucketMs AS BucketStart, {group} AS "Group", COUNT(*) AS Requests,
+                {db.SumInt("CASE WHEN status >= 400 THEN 1 ELSE 0 END")} AS Errors,
+                {db.SumInt("input_tokens")} AS InputTokens, {db.SumInt("cached_tokens")} AS CachedTokens,
+                {db.SumInt("output_tokens")} AS OutputTokens, {db.SumInt("reasoning_tokens")} AS ReasoningTokens,
+                {db.SumInt("cost_nano")} AS CostNano, COALESCE(AVG(latency_ms), 0) AS AvgLatencyMs
+            FROM usage_ledger WHERE ts >= @from AND ts < @to {(keyId is null ? "" : "AND key_id = @keyId")}
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """;
+        await using var c = await db.OpenMigratedAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await c.QueryAsync<TotalsRow>(new CommandDefinition(sql,
+            new { from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds(), keyId, bucketMs = (long)bucket.TotalMilliseconds },
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return rows.Select(r => new UsageBucket(DateTimeOffset.FromUnixTimeMilliseconds(r.BucketStart), r.ToTotals())).ToList();
+    }
+
     public async Task<IReadOnlyList<UsageTotals>> QueryTotalsAsync(DateTimeOffset from, DateTimeOffset to, UsageGroupBy groupBy, string? keyId, CancellationToken cancellationToken)
     {
         var group = groupBy switch
@@ -129,18 +155,7 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         await using var c = await db.OpenMigratedAsync(cancellationToken).ConfigureAwait(false);
         var rows = await c.QueryAsync<TotalsRow>(new CommandDefinition(sql,
             new { from = from.ToUnixTimeMilliseconds(), to = to.ToUnixTimeMilliseconds(), keyId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return rows.Select(r => new UsageTotals
-        {
-            Group = r.Group,
-            Requests = r.Requests,
-            Errors = r.Errors,
-            InputTokens = r.InputTokens,
-            CachedTokens = r.CachedTokens,
-            OutputTokens = r.OutputTokens,
-            ReasoningTokens = r.ReasoningTokens,
-            CostUsd = r.CostNano / 1_000_000_000m,
-            AvgLatencyMs = r.AvgLatencyMs,
-        }).ToList();
+        return rows.Select(r => r.ToTotals()).ToList();
     }
 
     public async Task<IReadOnlyList<StoredUsageRecord>> ListRecentAsync(int limit, long? beforeId, int offset, string? keyId, CancellationToken cancellationToken)
@@ -168,6 +183,7 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
 
     private sealed class TotalsRow
     {
+        public long BucketStart { get; set; }
         public string? Group { get; set; }
         public long Requests { get; set; }
         public long Errors { get; set; }
@@ -177,6 +193,19 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         public long ReasoningTokens { get; set; }
         public long CostNano { get; set; }
         public double AvgLatencyMs { get; set; }
+
+        public UsageTotals ToTotals() => new()
+        {
+            Group = Group,
+            Requests = Requests,
+            Errors = Errors,
+            InputTokens = InputTokens,
+            CachedTokens = CachedTokens,
+            OutputTokens = OutputTokens,
+            ReasoningTokens = ReasoningTokens,
+            CostUsd = CostNano / 1_000_000_000m,
+            AvgLatencyMs = AvgLatencyMs,
+        };
     }
 
     private sealed class LedgerRow

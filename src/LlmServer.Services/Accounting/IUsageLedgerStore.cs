@@ -24,6 +24,9 @@ public sealed record UsageTotals
     public double AvgLatencyMs { get; init; }
 }
 
+/// <summary>Totals of one time bucket (and group).</summary>
+public sealed record UsageBucket(DateTimeOffset Start, UsageTotals Totals);
+
 /// <summary>A stored ledger row with its id (ids grow with insertion order).</summary>
 public sealed record StoredUsageRecord(long Id, UsageRecord Record);
 
@@ -38,6 +41,12 @@ public interface IUsageLedgerStore
 
     /// <summary>Newest rows first; <paramref name="beforeId"/> continues a previous page (keyset paging).</summary>
     Task<IReadOnlyList<StoredUsageRecord>> ListRecentAsync(int limit, long? beforeId, int offset, string? keyId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Totals per time bucket (UTC-aligned, <paramref name="bucket"/> long) and, unless <paramref name="splitBy"/> is null,
+    /// per key or model inside each bucket.
+    /// </summary>
+    Task<IReadOnlyList<UsageBucket>> QueryTimeSeriesAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, UsageGroupBy? splitBy, string? keyId, CancellationToken cancellationToken);
 
     /// <summary>Number of rows (used by tests and the status page).</summary>
     Task<long> CountAsync(CancellationToken cancellationToken);

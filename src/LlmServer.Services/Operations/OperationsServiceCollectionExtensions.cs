@@ -41,6 +41,8 @@ public static class OperationsServiceCollectionExtensions
         services.TryAddSingleton<IKeyRateLimiter>(sp => sp.GetRequiredService<LocalKeyRateLimiter>());
         services.TryAddSingleton<GlobalConcurrencyLimiter>();
         services.TryAddSingleton<IRequestAdmission, RequestAdmission>();
+        services.TryAddSingleton<ProcessSampler>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStatusContributor, LedgerStatusContributor>());
         return services;
     }
 }

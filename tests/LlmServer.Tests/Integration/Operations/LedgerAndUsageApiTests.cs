@@ -130,6 +130,17 @@ public sealed class LedgerAndUsageApiTests
         Assert.That(seen, Has.Count.EqualTo(10));
         Assert.That(seen, Is.Ordered.Descending);
 
+        var series = JsonNode.Parse(await client.GetStringAsync("/api/v1/usage/timeseries?bucket=minute&by=model"))!["data"]!["points"]!.AsArray();
+        Assert.That(series.Sum(p => (long)p!["totals"]!["requests"]!), Is.EqualTo(10));
+        Assert.That(series.Select(p => (string)p!["group"]!).Distinct(), Is.EquivalentTo(new[] { "gpt-4o", "gpt-4o-mini" }));
+
+        var status = JsonNode.Parse(await client.GetStringAsync("/api/v1/status"))!["data"]!;
+        Assert.That((string)status["status"]!, Is.EqualTo("ok"));
+        var components = status["components"]!.AsArray();
+        Assert.That(components.Select(c => (string)c!["name"]!), Is.SupersetOf(new[] { "database", "ledger" }));
+        Assert.That((double)components.Single(c => (string)c!["name"]! == "ledger")!["data"]!["rows"]!, Is.EqualTo(10));
+        Assert.That((long)status["process"]!["working_set_bytes"]!, Is.GreaterThan(0));
+
         var bad = await client.GetAsync("/api/v1/usage?group_by=color");
         Assert.That(bad.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((string)JsonNode.Parse(await bad.Content.ReadAsStringAsync())!["error"]!["code"]!, Is.EqualTo("invalid_request"));

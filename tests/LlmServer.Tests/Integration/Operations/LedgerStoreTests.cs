@@ -90,6 +90,28 @@ public sealed class LedgerStoreTests(string kind)
     }
 
     [Test]
+    public async Task TimeSeries_BucketsByUtcHourAndSplitsByModel()
+    {
+        var hour = new DateTimeOffset(2040, 1, 1, 10, 0, 0, TimeSpan.Zero).AddDays(Random.Shared.Next(0, 30_000));
+        await _store.WriteBatchAsync(
+        [
+            Row(hour.AddMinutes(1), "t", "gpt-4o-mini", 200, 10, 1, 0.001m),
+            Row(hour.AddMinutes(59), "t", "gpt-4o-mini", 200, 10, 1, 0.001m),
+            Row(hour.AddMinutes(59), "t", "gpt-4o", 200, 10, 1, 0.002m),
+            Row(hour.AddMinutes(61), "t", "gpt-4o-mini", 200, 10, 1, 0.001m),
+        ], CancellationToken.None);
+
+        var series = await _store.QueryTimeSeriesAsync(hour, hour.AddHours(3), TimeSpan.FromHours(1), UsageGroupBy.Model, "t" + _run, CancellationToken.None);
+        var whole = await _store.QueryTimeSeriesAsync(hour, hour.AddHours(3), TimeSpan.FromHours(1), null, "t" + _run, CancellationToken.None);
+
+        Assert.That(series.Select(p => (p.Start, p.Totals.Group, p.Totals.Requests)), Is.EqualTo(new[]
+        {
+            (hour, (string?)"gpt-4o", 1L), (hour, (string?)"gpt-4o-mini", 2L), (hour.AddHours(1), (string?)"gpt-4o-mini", 1L),
+        }));
+        Assert.That(whole.Select(p => (p.Start, p.Totals.CostUsd)), Is.EqualTo(new[] { (hour, 0.004m), (hour.AddHours(1), 0.001m) }));
+    }
+
+    [Test]
     public async Task ListRecent_PagesNewestFirstWithCursorAndKeepsEveryField()
     {
         var t0 = DateTimeOffset.UtcNow;
