@@ -1,14 +1,20 @@
 using LlmServer.Services.Limits;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace LlmServer.External.Operations;
 
 /// <summary>
 /// Per-key fixed one-minute windows in Redis, shared by every instance: one Lua script checks both limits and
-/// counts the request atomically (nothing is counted when refused).
+/// counts the request atomically (nothing is counted when refused). While Redis is unreachable each instance
+/// falls back to its own in-process windows (limits hold per instance) instead of failing requests.
 /// </summary>
-public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvider time) : IKeyRateLimiter, IDisposable
+public sealed partial class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvider time, ILogger<RedisKeyRateLimiter>? logger = null) : IKeyRateLimiter, IDisposable
 {
+    private readonly LocalKeyRateLimiter _fallback = new(time);
+    private readonly ILogger _logger = logger ?? NullLogger<RedisKeyRateLimiter>.Instance;
+
     private const long WindowMs = 60_000;
 
     // KEYS[1] request counter, KEYS[2] token counter of the current window.
@@ -46,8 +52,17 @@ public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvid
         var index = now / WindowMs;
         var remainingMs = (index + 1) * WindowMs - now;
         var (requests, tokenKey) = Keys(keyId, index);
-        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript,
-            [requests, tokenKey], [rpm ?? -1, tpm ?? -1, tokens, remainingMs + 5_000]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        RedisResult[] result;
+        try
+        {
+            result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(AcquireScript,
+                [requests, tokenKey], [rpm ?? -1, tpm ?? -1, tokens, remainingMs + 5_000]).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false))!;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisUnavailable(ex);
+            return await _fallback.TryAcquireAsync(keyId, rpm, tpm, tokens, cancellationToken).ConfigureAwait(false);
+        }
         if ((long)result[0] == 1)
         {
             return RateLimitDecision.Allow;
@@ -62,8 +77,19 @@ public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvid
             return;
         }
         var (_, tokenKey) = Keys(keyId, time.GetUtcNow().ToUnixTimeMilliseconds() / WindowMs);
-        await redis.GetDatabase().ScriptEvaluateAsync(AddTokensScript, [tokenKey], [tokens]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await redis.GetDatabase().ScriptEvaluateAsync(AddTokensScript, [tokenKey], [tokens]).WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisUnavailable(ex);
+            await _fallback.AddTokensAsync(keyId, tokens, cancellationToken).ConfigureAwait(false);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable; rate limits fall back to this instance's own windows.")]
+    private partial void LogRedisUnavailable(Exception ex);
 
     // NOTE: {keyId} is a hash tag so both counters land on one Redis Cluster slot (scripts need that).
     private static (RedisKey Requests, RedisKey Tokens) Keys(string keyId, long index) =>
@@ -77,7 +103,8 @@ public sealed class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvid
     {
         if (!redisUrl.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !redisUrl.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
         {
-            return redisUrl;
+            // NOTE: never fail the start (or a request) because Redis is down for a moment.
+            return redisUrl.Contains("abortConnect", StringComparison.OrdinalIgnoreCase) ? redisUrl : redisUrl + ",abortConnect=false";
         }
         var uri = new Uri(redisUrl);
         var parts = new List<string> { $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}", "abortConnect=false" };

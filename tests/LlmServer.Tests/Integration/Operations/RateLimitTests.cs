@@ -102,6 +102,37 @@ public sealed class RateLimitTests(string backend)
     }
 }
 
+/// <summary>Redis going away must not take the gateway down.</summary>
+[TestFixture]
+public sealed class RedisUnavailableTests
+{
+    [Test]
+    public async Task UnreachableRedis_FallsBackToInstanceWindows()
+    {
+        using var mux = ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration("127.0.0.1:1,connectTimeout=200,syncTimeout=200"));
+        using var limiter = new RedisKeyRateLimiter(mux, TimeProvider.System);
+        var ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 60_000;
+        if (ms > 55_000)
+        {
+            await Task.Delay((int)(60_000 - ms + 50));
+        }
+
+        var first = await limiter.TryAcquireAsync("vk_x", 1, null, 1, CancellationToken.None);
+        var second = await limiter.TryAcquireAsync("vk_x", 1, null, 1, CancellationToken.None);
+
+        Assert.That(first.Allowed, Is.True);
+        Assert.That(second.Allowed, Is.False, "the limit still holds, per instance");
+    }
+
+    [Test]
+    public void RedisUrl_IsTranslatedToClientConfiguration()
+    {
+        Assert.That(RedisKeyRateLimiter.ToConfiguration("redis://:p%40ss@cache:6380/2"), Is.EqualTo("cache:6380,abortConnect=false,password=p@ss,defaultDatabase=2"));
+        Assert.That(RedisKeyRateLimiter.ToConfiguration("redis://cache"), Is.EqualTo("cache:6379,abortConnect=false"));
+        Assert.That(RedisKeyRateLimiter.ToConfiguration("cache:6379,password=x"), Is.EqualTo("cache:6379,password=x,abortConnect=false"));
+    }
+}
+
 /// <summary>The global concurrency limit and the admission sequence.</summary>
 [TestFixture]
 public sealed class GlobalConcurrencyTests
