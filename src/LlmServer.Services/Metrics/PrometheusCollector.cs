@@ -60,6 +60,9 @@ public sealed class PrometheusCollector : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    /// <summary>Distinct label sets kept per instrument; later ones are summed into one overflow="true" series.</summary>
+    public const int MaxSeriesPerInstrument = 2000;
+
     private enum Kind { Counter, Gauge, Histogram }
 
     private sealed class InstrumentState
@@ -92,6 +95,11 @@ public sealed class PrometheusCollector : IDisposable
         public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             var labels = Labels(tags);
+            if (Series.Count >= MaxSeriesPerInstrument && !Series.ContainsKey(labels))
+            {
+                // NOTE: label values such as model names come from clients; cap the series so memory stays bounded.
+                labels = "overflow=\"true\"";
+            }
             var series = Series.GetOrAdd(labels, static (_, n) => new Series(n), _kind == Kind.Histogram ? _bounds.Length : 0);
             lock (series)
             {

@@ -77,3 +77,28 @@ public sealed class MetricsEndpointTests
         Assert.That(PrometheusTextParser.Parse("# HELP a x\\ny\n# TYPE a gauge\na{l=\"q\\\"\\\\\\n\"} -Inf\n")["a"].Samples[0].Labels["l"], Is.EqualTo("q\"\\\n"));
     }
 }
+
+/// <summary>Client-chosen label values cannot grow the exposition without bound.</summary>
+[TestFixture]
+public sealed class MetricsCardinalityTests
+{
+    [Test]
+    public void ManyDistinctModels_AreCappedIntoAnOverflowSeries()
+    {
+        using var meters = new TestMeterFactory();
+        using var metrics = new LlmServerMetrics(meters);
+        using var collector = new PrometheusCollector(metrics);
+        var extra = 50;
+        for (var i = 0; i < PrometheusCollector.MaxSeriesPerInstrument + extra; i++)
+        {
+            metrics.RecordUsage(new UsageRecord { Route = "messages", Model = "m" + i, Status = 200, LatencyMs = 1 });
+        }
+
+        var families = PrometheusTextParser.Parse(collector.Write());
+        var requests = families["llmserver_requests_total"].Samples;
+
+        Assert.That(requests, Has.Count.EqualTo(PrometheusCollector.MaxSeriesPerInstrument + 1));
+        Assert.That(requests.Single(s => s.Labels.ContainsKey("overflow")).Value, Is.EqualTo(extra));
+        Assert.That(requests.Sum(s => s.Value), Is.EqualTo(PrometheusCollector.MaxSeriesPerInstrument + extra), "nothing is lost");
+    }
+}
