@@ -218,3 +218,15 @@ public sealed class SseFrameWriter
         _output.Advance(n);
     }
 }
+
+/// <summary>Serialization of translated bodies: UTF-8 without escaping Hangul, as the upstreams accept.</summary>
+public static class AnthropicJson
+{
+    /// <summary>The node as compact UTF-8 JSON.</summary>
+    public static byte[] ToUtf8(JsonNode node)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer, J.WriterOptions)) node.WriteTo(w, J.Options);
+        return buffer.WrittenSpan.ToArray();
+    }
+}
