@@ -9,6 +9,7 @@ public static class AnthropicApiServiceCollectionExtensions
     public static IServiceCollection AddAnthropicApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<MessagesProxy>();
+        services.AddSingleton<ChatCompletionsViaAnthropic>();
         return services;
     }
 }

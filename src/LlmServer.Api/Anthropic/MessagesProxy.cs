@@ -411,31 +411,31 @@ public sealed partial class MessagesProxy(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} sent an error event mid-stream")]
     private static partial void LogUpstreamStreamError(ILogger logger, string upstream);
+}
 
-    /// <summary>The cancellation of one upstream call: the client going away, or no progress within the timeout.</summary>
-    private sealed class UpstreamCall : IDisposable
+/// <summary>The cancellation of one upstream call: the client going away, or no progress within the timeout.</summary>
+internal sealed class UpstreamCall : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new();
+    private readonly CancellationTokenSource _linked;
+    private readonly TimeSpan _limit;
+
+    public UpstreamCall(CancellationToken aborted, TimeSpan limit)
     {
-        private readonly CancellationTokenSource _timeout = new();
-        private readonly CancellationTokenSource _linked;
-        private readonly TimeSpan _limit;
+        _limit = limit;
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, _timeout.Token);
+    }
 
-        public UpstreamCall(CancellationToken aborted, TimeSpan limit)
-        {
-            _limit = limit;
-            _linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, _timeout.Token);
-        }
+    public CancellationToken Token => _linked.Token;
 
-        public CancellationToken Token => _linked.Token;
+    public bool TimedOut => _timeout.IsCancellationRequested;
 
-        public bool TimedOut => _timeout.IsCancellationRequested;
+    /// <summary>Restarts the idle timer (before sending, and before each stream read).</summary>
+    public void Arm() => _timeout.CancelAfter(_limit);
 
-        /// <summary>Restarts the idle timer (before sending, and before each stream read).</summary>
-        public void Arm() => _timeout.CancelAfter(_limit);
-
-        public void Dispose()
-        {
-            _linked.Dispose();
-            _timeout.Dispose();
-        }
+    public void Dispose()
+    {
+        _linked.Dispose();
+        _timeout.Dispose();
     }
 }

@@ -109,7 +109,7 @@ public sealed class MessagesEndpointTests
         if (model == ClaudeModel)
         {
             Assert.That(sent.Headers["x-api-key"], Is.EqualTo(AnthropicUpstreamKey), "the server's key goes upstream, not the client's");
-            Assert.That(sent.Headers.ContainsKey("anthropic-version"), Is.True);
+            Assert.That(sent.Headers["anthropic-version"], Is.EqualTo("2023-06-01"), "the client's anthropic-version is forwarded");
             Assert.That((int?)sent.Json!["max_tokens"], Is.EqualTo(256));
         }
         else
