@@ -103,7 +103,7 @@ public sealed partial class MessagesProxy(
         return ((JsonObject)node!, raw);
     }
 
-    private TimeSpan Timeout(UpstreamDialect dialect, string name)
+    private TimeSpan Timeout(string name)
     {
         var seconds = providers.Get(name).TimeoutSeconds;
         return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
@@ -120,7 +120,7 @@ public sealed partial class MessagesProxy(
         var beta = context.Request.Headers["anthropic-beta"].ToString();
         if (!string.IsNullOrEmpty(beta)) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Dialect, upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)
@@ -193,7 +193,7 @@ public sealed partial class MessagesProxy(
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         if (!string.IsNullOrEmpty(upstream.ApiKey)) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + upstream.ApiKey);
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Dialect, upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)
@@ -269,7 +269,7 @@ public sealed partial class MessagesProxy(
                     converter.Fail(AnthropicErrorTypes.Api, "The upstream provider sent an invalid stream event.");
                     break;
                 }
-                if (chunk["error"] is JsonObject error)
+                if (chunk["error"] is JsonObject)
                 {
                     LogUpstreamStreamError(logger, upstream.Name);
                     converter.Fail(AnthropicErrorTypes.Api, "The upstream provider failed while streaming.");

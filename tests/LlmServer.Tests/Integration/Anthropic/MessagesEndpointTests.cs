@@ -109,7 +109,7 @@ public sealed class MessagesEndpointTests
         if (model == ClaudeModel)
         {
             Assert.That(sent.Headers["x-api-key"], Is.EqualTo(AnthropicUpstreamKey), "the server's key goes upstream, not the client's");
-            Assert.That(sent.Headers["anthropic-version"], Is.EqualTo("2023-06-01"), "the client's anthropic-version is forwarded");
+            Assert.That(sent.Headers["anthropic-version"], Is.Not.Empty);
             Assert.That((int?)sent.Json!["max_tokens"], Is.EqualTo(256));
         }
         else
@@ -324,6 +324,46 @@ public sealed class MessagesEndpointTests
         Assert.That((string?)error["type"], Is.EqualTo("error"));
         Assert.That((string?)error["error"]!["type"], Is.Not.Empty);
         Assert.That(frames.Any(f => f.Event == "message_stop"), Is.False);
+    }
+
+    [TestCase(ClaudeModel)]
+    [TestCase(VllmModel)]
+    public async Task StreamStallingLongerThanTimeout_EndsWithTimeoutErrorEvent(string model)
+    {
+        _fake.EnqueueFault(Fault.Stall(afterChunks: 3, TimeSpan.FromSeconds(10)));
+        using var response = await Post(model, stream: true);
+        var raw = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.EqualTo(200), raw);
+        var frames = SseTestFrames.Parse(raw);
+        Assert.That(frames[0].Event, Is.EqualTo("message_start"));
+        Assert.That(frames[^1].Event, Is.EqualTo("error"));
+        Assert.That((string?)SseTestFrames.Json(frames[^1].Data)["error"]!["type"], Is.EqualTo("timeout_error"));
+    }
+
+    [Test]
+    public async Task MalformedUpstreamBody_Returns502ApiError()
+    {
+        _fake.EnqueueFault(Fault.Malformed());
+        using var response = await Post(VllmModel, stream: false);
+        Assert.That((int)response.StatusCode, Is.EqualTo(502));
+        Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"], Is.EqualTo("api_error"));
+    }
+
+    [Test]
+    public async Task AnthropicVersionAndBetaHeaders_AreForwardedOnPassthrough()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+        {
+            Content = new StringContent("""{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"x"}]}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("anthropic-version", "2023-01-01");
+        request.Headers.Add("anthropic-beta", "prompt-caching-2024-07-31");
+        request.Headers.Add("x-api-key", "sk-client-key");
+        using var response = await _http.SendAsync(request);
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That(UpstreamCall().Headers["anthropic-version"], Is.EqualTo("2023-01-01"));
+        Assert.That(UpstreamCall().Headers["anthropic-beta"], Is.EqualTo("prompt-caching-2024-07-31"));
+        Assert.That(UpstreamCall().Headers["x-api-key"], Is.EqualTo(AnthropicUpstreamKey));
     }
 
     [TestCase(ClaudeModel)]
