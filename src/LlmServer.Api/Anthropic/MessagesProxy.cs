@@ -1,10 +1,12 @@
 using System.Buffers;
-using System.Net;
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Dto.Anthropic;
 using LlmServer.External.Anthropic;
+using LlmServer.Services.Accounting;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Pricing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -20,6 +22,9 @@ public sealed partial class MessagesProxy(
     IMessagesUpstreamSelector selector,
     UpstreamHttpClients clients,
     IOptionsMonitor<ProviderEndpointOptions> providers,
+    IUsageSink usageSink,
+    ICostCalculator costs,
+    TimeProvider time,
     ILogger<MessagesProxy> logger)
 {
     private const string DefaultAnthropicVersion = "2023-06-01";
@@ -38,15 +43,58 @@ public sealed partial class MessagesProxy(
             await WriteErrorAsync(context, 404, AnthropicErrorTypes.NotFound, $"model: no upstream is configured for '{model}'.");
             return;
         }
-        if (upstream.Dialect == UpstreamDialect.Anthropic)
+        var started = Stopwatch.GetTimestamp();
+        var usage = new UsageBox();
+        try
         {
-            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), IsStream(body));
+            if (upstream.Dialect == UpstreamDialect.Anthropic)
+            {
+                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), IsStream(body), usage);
+            }
+            else
+            {
+                await TranslateAsync(context, upstream, body, usage);
+            }
         }
-        else
+        finally
         {
-            await TranslateAsync(context, upstream, body);
+            Record(context, model, upstream, IsStream(body), usage.Value, started);
         }
     }
+
+    private void Record(HttpContext context, string model, MessagesUpstream upstream, bool stream, TokenUsage? usage, long started)
+    {
+        var tokens = usage ?? default;
+        usageSink.Record(new UsageRecord
+        {
+            Timestamp = time.GetUtcNow(),
+            Route = "messages",
+            Model = model,
+            Upstream = upstream.Name,
+            Status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+            InputTokens = tokens.InputTokens,
+            CachedTokens = tokens.CachedTokens,
+            OutputTokens = tokens.OutputTokens,
+            CostUsd = usage is null ? null : costs.Compute(model, tokens).Usd,
+            ApiKeySource = "server",
+            LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            Stream = stream,
+        });
+    }
+
+    /// <summary>Usage found while serving, for the ledger.</summary>
+    private sealed class UsageBox
+    {
+        public TokenUsage? Value { get; set; }
+    }
+
+    private static TokenUsage? FromOpenAi(JsonNode? usage) => usage is JsonObject u
+        ? new TokenUsage(
+            (long?)u["prompt_tokens"] ?? 0,
+            (long?)u["prompt_tokens_details"]?["cached_tokens"] ?? 0,
+            (long?)u["completion_tokens"] ?? 0,
+            (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
+        : null;
 
     /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else an estimate (see <see cref="TokenEstimator"/>).</summary>
     public async Task CountTokensAsync(HttpContext context)
@@ -56,7 +104,7 @@ public sealed partial class MessagesProxy(
         var upstream = selector.Select(J(body["model"])!);
         if (upstream is { Dialect: UpstreamDialect.Anthropic })
         {
-            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl, countTokens: true), stream: false);
+            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl, countTokens: true), stream: false, usage: null);
             return;
         }
         context.Response.StatusCode = 200;
@@ -109,7 +157,7 @@ public sealed partial class MessagesProxy(
         return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
     }
 
-    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream)
+    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(raw) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -138,6 +186,7 @@ public sealed partial class MessagesProxy(
         if (stream) StartStream(context);
 
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var scanner = usage is null ? null : new AnthropicUsageScanner(stream);
         try
         {
             await using var source = await response.Content.ReadAsStreamAsync(call.Token);
@@ -148,6 +197,7 @@ public sealed partial class MessagesProxy(
                 if (n == 0) break;
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
                 if (stream) await context.Response.Body.FlushAsync(context.RequestAborted);
+                scanner?.Feed(buffer.AsSpan(0, n));
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
@@ -167,10 +217,12 @@ public sealed partial class MessagesProxy(
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            scanner?.Complete();
+            if (usage is not null) usage.Value = scanner?.Usage;
         }
     }
 
-    private async Task TranslateAsync(HttpContext context, MessagesUpstream upstream, JsonObject body)
+    private async Task TranslateAsync(HttpContext context, MessagesUpstream upstream, JsonObject body, UsageBox usage)
     {
         JsonObject chat;
         try
@@ -226,6 +278,7 @@ public sealed partial class MessagesProxy(
                 await WriteErrorAsync(context, 502, AnthropicErrorTypes.Api, "The upstream provider returned an invalid response.");
                 return;
             }
+            usage.Value = FromOpenAi(completion["usage"]);
             var message = ChatToMessagesResponse.Translate(completion, model, stops);
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
@@ -293,6 +346,10 @@ public sealed partial class MessagesProxy(
                 call.TimedOut ? "The upstream provider stopped responding." : "The connection to the upstream provider was lost.");
             try { await FlushAsync(context, buffer); }
             catch (Exception e2) when (e2 is OperationCanceledException or IOException) { }
+        }
+        finally
+        {
+            usage.Value = FromOpenAi(converter.UpstreamUsage);
         }
     }
 

@@ -222,3 +222,33 @@ public sealed class AnthropicErrorMapTests
         Assert.That(frames, Is.EqualTo(new List<(string?, string)> { ("a", "{\"x\":\n1}"), (null, "[DONE]") }));
     }
 }
+
+[TestFixture]
+public sealed class AnthropicUsageScannerTests
+{
+    [Test]
+    public void Stream_SplitAnywhere_ReadsStartAndFinalDeltaUsage()
+    {
+        var sse = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":11,\"cache_read_input_tokens\":4,\"output_tokens\":1}}}\n\n"
+            + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"usage\"}}\n\n"
+            + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":23}}\n\n";
+        var bytes = System.Text.Encoding.UTF8.GetBytes(sse);
+        for (var cut = 1; cut < bytes.Length; cut += 7)
+        {
+            var scanner = new AnthropicUsageScanner(stream: true);
+            scanner.Feed(bytes.AsSpan(0, cut));
+            scanner.Feed(bytes.AsSpan(cut));
+            Assert.That(scanner.Usage, Is.EqualTo(new LlmServer.Services.Pricing.TokenUsage(15, 4, 23)), $"cut at {cut}");
+        }
+    }
+
+    [Test]
+    public void PlainBody_ReadsUsageAtComplete()
+    {
+        var scanner = new AnthropicUsageScanner(stream: false);
+        scanner.Feed("{\"id\":\"m\",\"usage\":{\"input_tokens\":5,\"output_tokens\":"u8);
+        scanner.Feed("7}}"u8);
+        scanner.Complete();
+        Assert.That(scanner.Usage, Is.EqualTo(new LlmServer.Services.Pricing.TokenUsage(5, 0, 7)));
+    }
+}
