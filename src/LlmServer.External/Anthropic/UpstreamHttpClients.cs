@@ -45,6 +45,9 @@ public sealed class UpstreamHttpClients : IDisposable
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         EnableMultipleHttp2Connections = true,
+        // An abandoned answer (client gone, stream error) closes its connection at once instead of being drained,
+        // so the upstream stops generating tokens nobody will read.
+        MaxResponseDrainSize = 0,
     }, disposeHandler: true)
     {
         Timeout = Timeout.InfiniteTimeSpan,

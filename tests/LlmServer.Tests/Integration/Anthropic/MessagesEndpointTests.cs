@@ -373,8 +373,10 @@ public sealed class MessagesEndpointTests
         _fake.ChunkDelay = TimeSpan.FromMilliseconds(300);
         _fake.ChunkSize = 1;
         var body = $$"""{"model":"{{model}}","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"a long answer please"}]}""";
+        // NOTE: no drain on dispose, so the client really hangs up instead of reading the rest for up to 2 s.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _http.BaseAddress };
         using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/messages") { Content = new StringContent(body, Encoding.UTF8, "application/json") })
-        using (var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
         {
             await using var stream = await response.Content.ReadAsStreamAsync();
             var buffer = new byte[64];
