@@ -32,6 +32,7 @@ public static class DependencyInjection
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        services.AddAnthropicApi(configuration);
 
         // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
 

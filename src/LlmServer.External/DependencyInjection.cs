@@ -14,6 +14,7 @@ public static class DependencyInjection
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
         Operations.OperationsStoresExtensions.AddOperationsStores(services, configuration);

@@ -20,6 +20,7 @@ public static class DependencyInjection
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        Anthropic.AnthropicServiceCollectionExtensions.AddAnthropicMessages(services, configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
         Operations.OperationsServiceCollectionExtensions.AddOperations(services, configuration);
