@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmServer.Api.Chat;
 using NLog.Web;
 
 namespace LlmServer.Api;
@@ -17,7 +18,9 @@ public static class DependencyInjection
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
         builder.Logging.ClearProviders();
-        builder.Host.UseNLog();
+        Logging.RedactSecretsWrapper.Register();
+        // NOTE: keep the Logging:LogLevel filters (and LOG_LEVEL) in force; NLog would otherwise log every category at Trace.
+        builder.Host.UseNLog(new NLogAspNetCoreOptions { RemoveLoggerFactoryFilter = false });
         return builder;
     }
 
@@ -28,6 +31,7 @@ public static class DependencyInjection
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
         // --- session chat API (issue 2) ---
+        services.AddSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 
@@ -42,6 +46,7 @@ public static class DependencyInjection
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
         // --- session chat API (issue 2) ---
+        app.UseSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 
