@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace LlmServer.External;
 
@@ -27,13 +28,24 @@ public static class ChatExternalRegistration
 }
 
 /// <summary>Creates the SQLite file on first start.</summary>
-internal sealed class ChatStoreInitializer(SqliteChatHistoryStore store) : IHostedService
+internal sealed partial class ChatStoreInitializer(SqliteChatHistoryStore store, ILogger<ChatStoreInitializer> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        store.EnsureCreated();
+        try
+        {
+            store.EnsureCreated();
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            // NOTE: keep serving (system API, /docs, chat without session); /health names the failing store.
+            LogStoreFailed(logger, store.FilePath, ex);
+        }
         return Task.CompletedTask;
     }
+
+    [LoggerMessage(EventId = 2401, Level = LogLevel.Error, Message = "Chat history store {Path} could not be created")]
+    private static partial void LogStoreFailed(ILogger logger, string path, Exception exception);
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
@@ -47,6 +59,10 @@ internal sealed class ChatStoreHealthCheck(SqliteChatHistoryStore store) : IHeal
         {
             await store.PingAsync(cancellationToken);
             return HealthCheckResult.Healthy("SQLite " + Path.GetFileName(store.FilePath));
+        }
+        catch (LlmServer.Services.Errors.LlmServerException ex)
+        {
+            return HealthCheckResult.Unhealthy("SQLite history store unavailable: " + ex.Message);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {

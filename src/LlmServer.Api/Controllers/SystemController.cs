@@ -74,7 +74,8 @@ public sealed class SystemController(RequestStats stats, SystemInfoCollector inf
             machine = new { memory_total_bytes = total, memory_available_bytes = available, name = Environment.MachineName },
             gc = new
             {
-                heap_size_bytes = gc.HeapSizeBytes,
+                heap_size_bytes = GC.GetTotalMemory(forceFullCollection: false),
+                last_gc_heap_size_bytes = gc.HeapSizeBytes,
                 total_allocated_bytes = GC.GetTotalAllocatedBytes(),
                 gen0_collections = GC.CollectionCount(0),
                 gen1_collections = GC.CollectionCount(1),

@@ -29,6 +29,7 @@ internal static class ErrorCatalog
         ["upstream_rejected"] = ("업스트림이 요청을 거부했습니다: {0}", "The upstream rejected the request: {0}"),
         ["not_found"] = ("요청한 리소스를 찾을 수 없습니다.", "The requested resource was not found."),
         ["session_not_found"] = ("세션 '{0}'의 대화 기록이 없습니다.", "Session '{0}' has no stored history."),
+        ["store_unavailable"] = ("대화 기록 저장소를 열 수 없습니다. {0} 설정을 확인하세요.", "The chat history store cannot be opened; check {0}."),
         ["bad_request"] = ("잘못된 요청입니다.", "Bad request."),
     };
 

@@ -1,5 +1,6 @@
 using Dapper;
 using LlmServer.Services.Chat;
+using LlmServer.Services.Errors;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +24,7 @@ internal sealed class SqliteChatHistoryStore : IChatHistoryStore
     {
         var dataDir = Path.GetFullPath(string.IsNullOrWhiteSpace(options.Value.DataDir) ? "./data" : options.Value.DataDir);
         FilePath = Path.Combine(dataDir, "chat.db");
-        _connectionString = new Lazy<string>(() => Initialize(dataDir), LazyThreadSafetyMode.ExecutionAndPublication);
+        _connectionString = new Lazy<string>(() => Initialize(dataDir), LazyThreadSafetyMode.PublicationOnly);
     }
 
     /// <summary>The database file.</summary>
@@ -79,10 +80,22 @@ internal sealed class SqliteChatHistoryStore : IChatHistoryStore
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
-        var connection = new SqliteConnection(_connectionString.Value);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
+        try
+        {
+            var connection = new SqliteConnection(_connectionString.Value);
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            throw Unavailable(ex);
+        }
     }
+
+    internal static LlmServerException Unavailable(Exception ex) =>
+        new(ErrorKind.ConfigurationMissing, "store_unavailable",
+            $"The chat history store cannot be opened ({ex.GetType().Name}); check LLMSERVER_DATA_DIR (LlmServer:Storage:DataDir).",
+            "LLMSERVER_DATA_DIR");
 
     private string Initialize(string dataDir)
     {
