@@ -12,8 +12,11 @@ public static class DependencyInjection
     {
         EnvironmentShortcuts.Apply(builder.Configuration);
         var port = builder.Configuration["SERVER_PORT"];
-        if (!string.IsNullOrEmpty(port) && string.IsNullOrEmpty(builder.Configuration["urls"])
-            && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        // NOTE: appsettings.json carries a local-only "Urls"; SERVER_PORT must win over it (the container sets it),
+        // while an explicit ASPNETCORE_URLS or --urls still wins over SERVER_PORT.
+        var explicitUrls = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS"))
+            || Environment.GetCommandLineArgs().Any(a => a.StartsWith("--urls", StringComparison.OrdinalIgnoreCase));
+        if (!string.IsNullOrEmpty(port) && !explicitUrls)
         {
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
