@@ -33,6 +33,7 @@ internal static class ChatApiRegistration
             o.Filters.Add<ApiExceptionFilter>();
         });
         services.Configure<ApiBehaviorOptions>(o => o.InvalidModelStateResponseFactory = InvalidModelState.Create);
+        services.AddSingleton<Microsoft.AspNetCore.Mvc.Infrastructure.IClientErrorFactory, DialectClientErrorFactory>();
         // NOTE: Korean text stays readable in JSON instead of \uXXXX escapes.
         services.Configure<JsonOptions>(o => o.JsonSerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
         services.AddHealthChecks();

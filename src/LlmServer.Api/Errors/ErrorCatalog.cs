@@ -30,6 +30,7 @@ internal static class ErrorCatalog
         ["not_found"] = ("요청한 리소스를 찾을 수 없습니다.", "The requested resource was not found."),
         ["session_not_found"] = ("세션 '{0}'의 대화 기록이 없습니다.", "Session '{0}' has no stored history."),
         ["store_unavailable"] = ("대화 기록 저장소를 열 수 없습니다. {0} 설정을 확인하세요.", "The chat history store cannot be opened; check {0}."),
+        ["unsupported_media_type"] = ("Content-Type은 application/json이어야 합니다.", "Content-Type must be application/json."),
         ["bad_request"] = ("잘못된 요청입니다.", "Bad request."),
     };
 

@@ -115,6 +115,33 @@ public sealed class ChatErrorMappingTests
     }
 
     [Test]
+    public async Task StreamStallingUpstream_EndsWithTimeoutErrorEvent()
+    {
+        await using var app = App(_fake, new Dictionary<string, string?> { ["LlmServer:OpenAi:TimeoutSeconds"] = "2" });
+        using var client = app.CreateClient();
+        Assert.That((await PostAsync(client, "/api/v1/chat", """{"user_prompt":"warm"}""")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        _fake.EnqueueFault(Fault.Stall(afterChunks: 5, TimeSpan.FromSeconds(20)));
+
+        var response = await client.PostAsync("/api/v1/chat/stream", Json("""{"user_prompt":"a b c d e f"}"""));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(text, Does.Contain("event: error"));
+        Assert.That(text, Does.Contain("upstream_timeout"));
+        Assert.That(text, Does.Not.Contain("event: done"));
+    }
+
+    [Test]
+    public void InvalidChatSetting_FailsAtStartNamingIt()
+    {
+        using var app = App(_fake, new Dictionary<string, string?> { ["LlmServer:Chat:Temperature"] = "5" });
+
+        var ex = Assert.Catch(() => app.CreateClient());
+
+        Assert.That(ex!.ToString(), Does.Contain("Temperature"));
+    }
+
+    [Test]
     public async Task UnreachableUpstream_Is502NamingTheSetting()
     {
         await using var app = new LlmServerApp(new Dictionary<string, string?>

@@ -224,6 +224,17 @@ public sealed class SessionChatApiTests
     }
 
     [Test]
+    public async Task WrongContentType_Is415InSessionShape()
+    {
+        var response = await _client.PostAsync("/api/v1/chat", new StringContent("hi"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
+        var body = await BodyAsync(response);
+        Assert.That((bool?)body["success"], Is.False);
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("unsupported_media_type"));
+    }
+
+    [Test]
     public async Task BodyOverOneMegabyte_Is413()
     {
         var big = new string('x', 1024 * 1024 + 10);
