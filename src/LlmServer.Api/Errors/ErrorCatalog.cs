@@ -15,6 +15,7 @@ internal static class ErrorCatalog
         ["session_id_too_long"] = ("session_id는 200자 이하여야 합니다.", "session_id must be at most 200 characters."),
         ["model_too_long"] = ("model은 200자 이하여야 합니다.", "model must be at most 200 characters."),
         ["history_role_invalid"] = ("conversation_history의 role은 user, assistant, system, developer 중 하나여야 합니다.", "conversation_history[].role must be user, assistant, system or developer."),
+        ["history_entry_null"] = ("conversation_history 항목은 null일 수 없습니다.", "conversation_history entries must not be null."),
         ["stream_background_conflict"] = ("stream과 background를 함께 true로 설정할 수 없습니다.", "stream and background cannot both be true."),
         ["invalid_json"] = ("요청 본문이 올바른 JSON이 아닙니다: {0}", "The request body is not valid JSON: {0}"),
         ["payload_too_large"] = ("요청 본문이 허용 크기({0} 바이트)를 초과합니다.", "The request body exceeds the limit of {0} bytes."),

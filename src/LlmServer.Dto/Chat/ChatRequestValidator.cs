@@ -21,6 +21,8 @@ public sealed class ChatRequestValidator : AbstractValidator<ChatRequest>
             .WithMessage("session_id must be at most 200 characters.").WithErrorCode("session_id_too_long");
         RuleFor(r => r.Model).MaximumLength(200).OverridePropertyName("model")
             .WithMessage("model must be at most 200 characters.").WithErrorCode("model_too_long");
+        RuleForEach(r => r.ConversationHistory).NotNull().OverridePropertyName("conversation_history")
+            .WithMessage("conversation_history entries must not be null.").WithErrorCode("history_entry_null");
         RuleForEach(r => r.ConversationHistory).ChildRules(m =>
             m.RuleFor(x => x.Role).Must(role => s_roles.Contains(role))
                 .WithMessage("conversation_history[].role must be user, assistant, system or developer.").WithErrorCode("history_role_invalid"))

@@ -40,7 +40,7 @@ public static class ChatComposition
         input.AddRange(storedHistory.Select(t => new UpstreamMessage(t.Role, t.Content)));
         if (request.ConversationHistory is { } history)
         {
-            input.AddRange(history.Where(m => !string.IsNullOrEmpty(m.Content)).Select(m => new UpstreamMessage(m.Role, m.Content)));
+            input.AddRange(history.Where(m => m is not null && !string.IsNullOrEmpty(m.Content)).Select(m => new UpstreamMessage(m.Role, m.Content)));
         }
         input.Add(new UpstreamMessage("user", request.EffectiveUserPrompt ?? ""));
         return input;

@@ -223,6 +223,27 @@ public sealed class SessionChatApiTests
         Assert.That(ResponsesCalls(_fake), Is.Empty);
     }
 
+    [TestCase("""{"user_prompt":"hi","conversation_history":[null]}""")]
+    [TestCase("""{"user_prompt":"hi","memory_context":[null,""]}""")]
+    [TestCase("""{"user_prompt":"hi","conversation_history":null,"memory_context":null,"model":"","session_id":""}""")]
+    [TestCase("""{"user_prompt":"hi","max_tokens":99999999999}""")]
+    [TestCase("""{"user_prompt":"hi","temperature":1e400}""")]
+    [TestCase("""[]""")]
+    [TestCase("""null""")]
+    [TestCase("")]
+    [TestCase("""{"user_prompt":{"nested":true}}""")]
+    [TestCase("""{"user_prompt":"hi","stream":"yes"}""")]
+    public async Task OddClientInput_IsNeverA500(string json)
+    {
+        var response = await PostAsync(_client, "/api/v1/chat", json);
+
+        Assert.That((int)response.StatusCode, Is.LessThan(500), await response.Content.ReadAsStringAsync());
+        if (!response.IsSuccessStatusCode)
+        {
+            Assert.That((bool?)(await BodyAsync(response))["success"], Is.False);
+        }
+    }
+
     [Test]
     public async Task WrongContentType_Is415InSessionShape()
     {
