@@ -46,6 +46,7 @@ internal static class ChatApiRegistration
                 Version = "v1",
                 Description = "Session chat API (/api/v1/chat), OpenAI/vLLM-compatible API (/v1/*), Anthropic-compatible API (/v1/messages).",
             });
+            o.OperationFilter<ChatExamplesOperationFilter>();
             foreach (var xml in new[] { "LlmServer.Api.xml", "LlmServer.Dto.xml" })
             {
                 var path = Path.Combine(AppContext.BaseDirectory, xml);

@@ -72,22 +72,27 @@ public sealed record ChatRequest
     public string? OpenAiApiKey { get; init; }
 
     /// <summary>Use openai_api_key (required then) instead of the server's key.</summary>
+    /// <example>false</example>
     [JsonPropertyName("use_user_api_key")]
     public bool UseUserApiKey { get; init; }
 
     /// <summary>Use the caller's key when given, else the server's.</summary>
+    /// <example>false</example>
     [JsonPropertyName("free_mode")]
     public bool FreeMode { get; init; }
 
     /// <summary>Answer as server-sent events (same as POST /api/v1/chat/stream).</summary>
+    /// <example>false</example>
     [JsonPropertyName("stream")]
     public bool Stream { get; init; }
 
     /// <summary>Let the model search the web (Responses web_search tool).</summary>
+    /// <example>false</example>
     [JsonPropertyName("web_search")]
     public bool WebSearch { get; init; }
 
     /// <summary>Start a background response and return its id; poll GET /api/v1/chat/responses/{id}.</summary>
+    /// <example>false</example>
     [JsonPropertyName("background")]
     public bool Background { get; init; }
 

@@ -108,5 +108,7 @@ public sealed class ChatServerWithoutConfigurationTests
         Assert.That(spec, Does.Contain("\"user_prompt\""));
         Assert.That(spec, Does.Contain("당신은 친절한 프로그래밍 튜터입니다."), "XML examples reach the document");
         Assert.That(spec, Does.Not.Contain("\"servers\""), "no fixed server URL: try-it-out calls the origin the page came from");
+        var example = System.Text.Json.Nodes.JsonNode.Parse(spec)!["paths"]!["/api/v1/chat"]!["post"]!["requestBody"]!["content"]!["application/json"]!["example"];
+        Assert.That((string?)example!["user_prompt"], Is.EqualTo("Python의 특징을 설명해주세요."));
     }
 }
