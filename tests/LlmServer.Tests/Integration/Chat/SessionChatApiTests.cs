@@ -111,6 +111,18 @@ public sealed class SessionChatApiTests
     }
 
     [Test]
+    public async Task DifferentUserKeysAndServerKey_ShareOnePooledConnection()
+    {
+        await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"a","openai_api_key":"sk-user-one","use_user_api_key":true}""");
+        await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"b","openai_api_key":"sk-user-two","use_user_api_key":true}""");
+        await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"c"}""");
+
+        var calls = ResponsesCalls(_fake);
+        Assert.That(calls.Select(c => c.ApiKey), Is.EqualTo(new[] { "sk-user-one", "sk-user-two", ServerKey }));
+        Assert.That(calls.Select(c => c.RemotePort).Distinct().Count(), Is.EqualTo(1), "one HTTP transport: the connection is reused");
+    }
+
+    [Test]
     public async Task FreeModeWithoutUserKey_UsesServerKey()
     {
         var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi","free_mode":true}""");
