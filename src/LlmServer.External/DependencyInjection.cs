@@ -10,6 +10,7 @@ public static class DependencyInjection
     public static IServiceCollection AddLlmServerExternal(this IServiceCollection services, IConfiguration configuration)
     {
         // --- session chat API (issue 2) ---
+        services.AddSessionChatExternal();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 

@@ -16,6 +16,7 @@ public static class DependencyInjection
         services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
 
         // --- session chat API (issue 2) ---
+        Chat.ChatServiceRegistration.AddSessionChat(services);
 
         // --- OpenAI-compatible gateway (issue 3) ---
 

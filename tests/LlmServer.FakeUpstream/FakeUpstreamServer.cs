@@ -152,7 +152,10 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         var body = await reader.ReadToEndAsync();
         ctx.Request.Body.Position = 0;
         var headers = ctx.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-        var recorded = new RecordedRequest(ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString, headers, body);
+        var recorded = new RecordedRequest(ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString, headers, body)
+        {
+            RemotePort = ctx.Connection.RemotePort,
+        };
         _received.Enqueue(recorded);
         ctx.Items["recorded"] = recorded;
 
