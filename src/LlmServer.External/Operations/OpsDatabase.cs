@@ -73,7 +73,6 @@ public sealed class SqliteOpsDatabase : OpsDatabase
     public SqliteOpsDatabase(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
@@ -91,6 +90,9 @@ public sealed class SqliteOpsDatabase : OpsDatabase
 
     public override async ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
+        // NOTE: the directory is created on first use, so an unusable data dir is a failing component
+        // on /health rather than a server that cannot start.
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var connection = new SqliteConnection(_connectionString);
         try
         {
