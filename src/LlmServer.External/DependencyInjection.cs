@@ -14,6 +14,7 @@ public static class DependencyInjection
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        services.AddMaskingVault(configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
 

@@ -20,6 +20,7 @@ public static class DependencyInjection
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        services.AddMasking(configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
 

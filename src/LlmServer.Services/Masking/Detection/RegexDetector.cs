@@ -1,0 +1,97 @@
+using System.Text.RegularExpressions;
+
+namespace LlmServer.Services.Masking.Detection;
+
+/// <summary>Classifies a candidate; returns the type, or null to reject. May shrink <paramref name="length"/>.</summary>
+internal delegate string? Classifier(string text, int start, ref int length);
+
+/// <summary>
+/// A detector built on a <see cref="RegexOptions.NonBacktracking"/> regex (linear in the input), with the
+/// boundary checks done in code because that engine has no lookarounds. ASCII-only boundaries mean Hangul
+/// right next to a value (<c>010-1234-5678입니다</c>) does not stop it from matching, unlike <c>\b</c>.
+/// </summary>
+internal sealed class RegexDetector : Detector
+{
+    private readonly Regex _regex;
+    private readonly string? _group;
+    private readonly Func<char, bool> _leftReject;
+    private readonly Func<string, int, bool> _rightReject;
+    private readonly Classifier _classify;
+    private readonly int _priority;
+    private readonly Func<string, bool>? _prefilter;
+
+    public RegexDetector(
+        string pattern,
+        int priority,
+        Classifier classify,
+        Func<char, bool> leftReject,
+        Func<string, int, bool>? rightReject = null,
+        Func<string, bool>? prefilter = null,
+        string? group = null,
+        bool ignoreCase = false)
+    {
+        var options = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
+        if (ignoreCase)
+        {
+            options |= RegexOptions.IgnoreCase;
+        }
+        if (group is null)
+        {
+            options |= RegexOptions.ExplicitCapture;
+        }
+        _regex = new Regex(pattern, options);
+        _priority = priority;
+        _classify = classify;
+        _leftReject = leftReject;
+        _rightReject = rightReject ?? ((t, i) => i < t.Length && leftReject(t[i]));
+        _prefilter = prefilter;
+        _group = group;
+    }
+
+    public static Classifier Always(string type) => (string _, int _, ref int _) => type;
+
+    public override void Find(string text, List<Detection> output)
+    {
+        if (_prefilter is not null && !_prefilter(text))
+        {
+            return;
+        }
+        var pos = 0;
+        while (pos < text.Length)
+        {
+            var m = _regex.Match(text, pos);
+            if (!m.Success)
+            {
+                return;
+            }
+            var leftOk = m.Index == 0 || !_leftReject(text[m.Index - 1]);
+            var accepted = false;
+            if (leftOk && !_rightReject(text, m.Index + m.Length))
+            {
+                var g = _group is null ? m : m.Groups[_group];
+                if (g.Success && g.Length > 0)
+                {
+                    var length = g.Length;
+                    var type = _classify(text, g.Index, ref length);
+                    if (type is not null && length > 0)
+                    {
+                        output.Add(new Detection(g.Index, length, type, _priority));
+                        accepted = true;
+                    }
+                }
+            }
+            if (accepted)
+            {
+                pos = Math.Max(m.Index + m.Length, m.Index + 1);
+                continue;
+            }
+            pos = m.Index + 1;
+            // NOTE: every match starting right after a rejecting character fails the left check too, so skip the
+            // whole run; this keeps long runs of digits or letters linear instead of one regex call per char.
+            while (pos < text.Length && _leftReject(text[pos - 1]))
+            {
+                pos++;
+            }
+        }
+    }
+}
