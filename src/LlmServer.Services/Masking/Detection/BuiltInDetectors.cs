@@ -91,7 +91,8 @@ internal static class BuiltInDetectors
             s_alnum, prefilter: Contains("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "ABIA", "ACCA"));
 
         yield return new RegexDetector(
-            @"[A-Za-z0-9/+]{40}", 70, ClassifyAwsSecret, c => Chars.IsAsciiAlnum(c) || c is '/' or '+' or '=',
+            @"[A-Za-z0-9/+]{40}", 70, ClassifyAwsSecret, c => Chars.IsAsciiAlnum(c) || c is '/' or '+',
+            (t, i) => i < t.Length && (Chars.IsAsciiAlnum(t[i]) || t[i] is '/' or '+' or '='),
             prefilter: ContainsIgnoreCase([.. SecretKeywords, "AKIA", "ASIA"]));
 
         yield return new RegexDetector(
