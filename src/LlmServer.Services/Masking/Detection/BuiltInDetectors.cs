@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Net.Sockets;
 using System.Text.Json;
 using T = LlmServer.Services.Masking.MaskingTypes;
@@ -26,17 +27,30 @@ internal static class BuiltInDetectors
         return false;
     };
 
-    private static Func<string, bool> ContainsIgnoreCase(params string[] literals) => text =>
+    private static Func<string, bool> ContainsIgnoreCase(params string[] literals)
     {
-        foreach (var l in literals)
+        // NOTE: Hangul has no case, and ordinal search is much faster than ignore-case search for it.
+        var ascii = literals.Where(l => Ascii.IsValid(l)).ToArray();
+        var other = literals.Where(l => !Ascii.IsValid(l)).ToArray();
+        return text =>
         {
-            if (text.Contains(l, StringComparison.OrdinalIgnoreCase))
+            foreach (var l in other)
             {
-                return true;
+                if (text.Contains(l, StringComparison.Ordinal))
+                {
+                    return true;
+                }
             }
-        }
-        return false;
-    };
+            foreach (var l in ascii)
+            {
+                if (text.Contains(l, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+            return false;
+        };
+    }
 
     /// <summary>Right boundary for dotted numbers: not a letter/digit, and not ".digit" (so 1.2.3.4.5 is no IP).</summary>
     private static bool RejectDottedRight(string text, int i) =>
@@ -73,16 +87,18 @@ internal static class BuiltInDetectors
             c => Chars.IsWordish(c) || c == '.', prefilter: Contains("eyJ"));
 
         yield return new RegexDetector(
-            @"sk-ant-[A-Za-z0-9_-]{20,}", 86, RequireMixed(T.AnthropicKey, 7), s_wordish,
-            prefilter: Contains("sk-ant-"));
+            @"sk-ant-[A-Za-z0-9_-]{20}", 86, RequireMixed(T.AnthropicKey, 7), s_wordish,
+            prefilter: Contains("sk-ant-"), extend: s_wordish);
         yield return new RegexDetector(
-            @"sk-(proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", 85, ClassifyOpenAi, s_wordish,
-            prefilter: Contains("sk-"));
+            @"sk-[A-Za-z0-9_-]{20}", 85, ClassifyOpenAi, s_wordish,
+            prefilter: Contains("sk-"), extend: s_wordish);
         yield return new RegexDetector(
-            @"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,255}", 85, RequireMixed(T.GitHubToken, 4),
-            c => Chars.IsAsciiAlnum(c) || c == '_', prefilter: ContainsIgnoreCase("gh", "github_pat_"));
+            @"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}", 85, RequireMixed(T.GitHubToken, 4),
+            c => Chars.IsAsciiAlnum(c) || c == '_', prefilter: ContainsIgnoreCase("gh", "github_pat_"),
+            extend: c => Chars.IsAsciiAlnum(c) || c == '_');
         yield return new RegexDetector(
-            @"xox[abposr]-[A-Za-z0-9-]{10,}", 85, RequireDigit(T.SlackToken), s_wordish, prefilter: Contains("xox"));
+            @"xox[abposr]-[A-Za-z0-9-]{10}", 85, RequireDigit(T.SlackToken), s_wordish, prefilter: Contains("xox"),
+            extend: c => Chars.IsAsciiAlnum(c) || c == '-');
         yield return new RegexDetector(
             @"AIza[A-Za-z0-9_-]{35}", 85, Always(T.GoogleApiKey), s_wordish, prefilter: Contains("AIza"));
 
@@ -96,8 +112,8 @@ internal static class BuiltInDetectors
             prefilter: ContainsIgnoreCase([.. SecretKeywords, "AKIA", "ASIA"]));
 
         yield return new RegexDetector(
-            @"arn:aws(-cn|-us-gov|-iso|-iso-b)?:[a-z0-9-]+:[a-z0-9-]*:[0-9]{0,12}:[A-Za-z0-9_+=,.@/:*-]+", 75,
-            ClassifyArn, s_alnum, (_, _) => false, prefilter: Contains("arn:aws"));
+            @"arn:aws(-cn|-us-gov|-iso|-iso-b)?:[a-z0-9-]{1,40}:[a-z0-9-]{0,30}:[0-9]{0,12}:[A-Za-z0-9_+=,.@/:*-]", 75,
+            ClassifyArn, s_alnum, (_, _) => false, prefilter: Contains("arn:aws"), extend: IsArnResourceChar);
 
         yield return new RegexDetector(
             @"s3://(?<v>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])" +
@@ -162,6 +178,8 @@ internal static class BuiltInDetectors
             @"([0-9A-Fa-f]{0,4}:){2,7}([0-9A-Fa-f]{1,4}|[0-9]{1,3}(\.[0-9]{1,3}){3})?", 50, ClassifyIPv6,
             c => Chars.IsAsciiAlnum(c) || c is ':' or '.', RejectDottedRight, prefilter: Contains(":"));
     }
+
+    private static bool IsArnResourceChar(char c) => Chars.IsAsciiAlnum(c) || c is '_' or '+' or '=' or ',' or '.' or '@' or '/' or ':' or '*' or '-';
 
     private static Classifier Always(string type) => RegexDetector.Always(type);
 

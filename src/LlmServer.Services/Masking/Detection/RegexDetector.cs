@@ -19,6 +19,7 @@ internal sealed class RegexDetector : Detector
     private readonly Classifier _classify;
     private readonly int _priority;
     private readonly Func<string, bool>? _prefilter;
+    private readonly Func<char, bool>? _extend;
 
     public RegexDetector(
         string pattern,
@@ -28,7 +29,8 @@ internal sealed class RegexDetector : Detector
         Func<string, int, bool>? rightReject = null,
         Func<string, bool>? prefilter = null,
         string? group = null,
-        bool ignoreCase = false)
+        bool ignoreCase = false,
+        Func<char, bool>? extend = null)
     {
         var options = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
         if (ignoreCase)
@@ -46,6 +48,7 @@ internal sealed class RegexDetector : Detector
         _rightReject = rightReject ?? ((t, i) => i < t.Length && leftReject(t[i]));
         _prefilter = prefilter;
         _group = group;
+        _extend = extend;
     }
 
     public static Classifier Always(string type) => (string _, int _, ref int _) => type;
@@ -64,14 +67,24 @@ internal sealed class RegexDetector : Detector
             {
                 return;
             }
+            var matchEnd = m.Index + m.Length;
+            if (_extend is not null)
+            {
+                // NOTE: the regex matches a fixed-length head and the tail is extended here: unbounded repetitions
+                // such as [A-Za-z0-9_-]{20,} make the regex engine slow on megabyte-long runs.
+                while (matchEnd < text.Length && _extend(text[matchEnd]))
+                {
+                    matchEnd++;
+                }
+            }
             var leftOk = m.Index == 0 || !_leftReject(text[m.Index - 1]);
             var accepted = false;
-            if (leftOk && !_rightReject(text, m.Index + m.Length))
+            if (leftOk && !_rightReject(text, matchEnd))
             {
                 var g = _group is null ? m : m.Groups[_group];
                 if (g.Success && g.Length > 0)
                 {
-                    var length = g.Length;
+                    var length = _group is null ? matchEnd - m.Index : g.Length;
                     var type = _classify(text, g.Index, ref length);
                     if (type is not null && length > 0)
                     {
@@ -82,7 +95,7 @@ internal sealed class RegexDetector : Detector
             }
             if (accepted)
             {
-                pos = Math.Max(m.Index + m.Length, m.Index + 1);
+                pos = Math.Max(matchEnd, m.Index + 1);
                 continue;
             }
             pos = m.Index + 1;

@@ -7,7 +7,14 @@ namespace LlmServer.Tests.Unit.Masking;
 /// <summary>Builds the real masking engine for unit tests.</summary>
 internal static class MaskingKit
 {
-    public static SensitiveDataScanner Scanner(MaskingOptions? options = null) => new(options ?? new MaskingOptions());
+    private static readonly Lazy<SensitiveDataScanner> s_default = new(() => new SensitiveDataScanner(new MaskingOptions()));
+
+    /// <summary>The scanner for the options (the default one is shared: building one compiles ~25 regexes).</summary>
+    public static SensitiveDataScanner Scanner(MaskingOptions? options = null) =>
+        options is null || IsDefault(options) ? s_default.Value : new(options);
+
+    private static bool IsDefault(MaskingOptions o) =>
+        o.CustomDetectors.Count == 0 && o.AllowList.Count == 0 && o.DisabledTypes.Count == 0;
 
     public static MaskingService Service(MaskingOptions? options = null, IMaskingVault? vault = null)
     {
