@@ -67,21 +67,49 @@ public sealed class SensitiveDataScanner
         {
             return found;
         }
-        // Highest priority first, then longest; a detection is kept when it overlaps nothing kept so far.
-        found.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority)
-            : a.Length != b.Length ? b.Length.CompareTo(a.Length) : a.Start.CompareTo(b.Start));
+        // Overlaps are rare, so resolve them per cluster of transitively overlapping detections: in a cluster the
+        // highest priority wins, then the longest; a detection is kept when it overlaps nothing kept so far.
+        found.Sort(static (a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : b.Length.CompareTo(a.Length));
         var kept = new List<Detection>(found.Count);
-        foreach (var d in found)
+        var i = 0;
+        while (i < found.Count)
         {
-            var i = BinarySearchByStart(kept, d.Start);
-            var overlapsPrev = i > 0 && kept[i - 1].End > d.Start;
-            var overlapsNext = i < kept.Count && kept[i].Start < d.End;
-            if (!overlapsPrev && !overlapsNext)
+            var end = found[i].End;
+            var j = i + 1;
+            while (j < found.Count && found[j].Start < end)
             {
-                kept.Insert(i, d);
+                end = Math.Max(end, found[j].End);
+                j++;
             }
+            if (j == i + 1)
+            {
+                kept.Add(found[i]);
+            }
+            else
+            {
+                ResolveCluster(found.GetRange(i, j - i), kept);
+            }
+            i = j;
         }
         return kept;
+    }
+
+    private static void ResolveCluster(List<Detection> cluster, List<Detection> kept)
+    {
+        cluster.Sort(static (a, b) => a.Priority != b.Priority ? b.Priority.CompareTo(a.Priority)
+            : a.Length != b.Length ? b.Length.CompareTo(a.Length) : a.Start.CompareTo(b.Start));
+        var chosen = new List<Detection>(cluster.Count);
+        foreach (var d in cluster)
+        {
+            var k = BinarySearchByStart(chosen, d.Start);
+            var overlapsPrev = k > 0 && chosen[k - 1].End > d.Start;
+            var overlapsNext = k < chosen.Count && chosen[k].Start < d.End;
+            if (!overlapsPrev && !overlapsNext)
+            {
+                chosen.Insert(k, d);
+            }
+        }
+        kept.AddRange(chosen);
     }
 
     private static int BinarySearchByStart(List<Detection> list, int start)
