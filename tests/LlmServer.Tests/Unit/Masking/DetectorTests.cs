@@ -159,6 +159,7 @@ public sealed class DetectorTests
     [TestCase("031-1234-5678번", "031-1234-5678")]
     [TestCase("070-1234-5678", "070-1234-5678")]
     [TestCase("고객센터 1588-1234", "1588-1234")]
+    [TestCase("1899-5555로 전화", "1899-5555")]
     public void Phones_AreFound(string text, string phone)
     {
         Assert.That(Find(text), Does.Contain((T.Phone, phone)));
@@ -169,6 +170,7 @@ public sealed class DetectorTests
     [TestCase("주문 1234-5678")]
     [TestCase("0101234567890123")]
     [TestCase("v1.2.3")]
+    [TestCase("1850-1900년대 건축")]
     public void PhoneNearMisses_AreNotFound(string text)
     {
         Assert.That(Find(text).Where(f => f.Type == T.Phone), Is.Empty);
