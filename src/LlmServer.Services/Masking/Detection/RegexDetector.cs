@@ -59,6 +59,11 @@ internal sealed class RegexDetector : Detector
         {
             return;
         }
+        if (_group is null)
+        {
+            FindWithoutGroups(text, output);
+            return;
+        }
         var pos = 0;
         while (pos < text.Length)
         {
@@ -105,6 +110,53 @@ internal sealed class RegexDetector : Detector
             {
                 pos++;
             }
+        }
+    }
+
+    /// <summary>The common path: allocation-free enumeration, restarted only after a rejected or extended match.</summary>
+    private void FindWithoutGroups(string text, List<Detection> output)
+    {
+        var pos = 0;
+        while (pos < text.Length)
+        {
+            var restart = -1;
+            foreach (var m in _regex.EnumerateMatches(text, pos))
+            {
+                var matchEnd = m.Index + m.Length;
+                if (_extend is not null)
+                {
+                    while (matchEnd < text.Length && _extend(text[matchEnd]))
+                    {
+                        matchEnd++;
+                    }
+                }
+                if ((m.Index == 0 || !_leftReject(text[m.Index - 1])) && !_rightReject(text, matchEnd))
+                {
+                    var length = matchEnd - m.Index;
+                    var type = _classify(text, m.Index, ref length);
+                    if (type is not null && length > 0)
+                    {
+                        output.Add(new Detection(m.Index, length, type, _priority));
+                        if (matchEnd != m.Index + m.Length || m.Length == 0)
+                        {
+                            restart = Math.Max(matchEnd, m.Index + 1);
+                            break;
+                        }
+                        continue;
+                    }
+                }
+                restart = m.Index + 1;
+                while (restart < text.Length && _leftReject(text[restart - 1]))
+                {
+                    restart++;
+                }
+                break;
+            }
+            if (restart < 0)
+            {
+                return;
+            }
+            pos = restart;
         }
     }
 }
