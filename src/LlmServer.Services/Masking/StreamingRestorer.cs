@@ -30,7 +30,7 @@ public sealed class StreamingRestorer
     /// <summary>Feeds a delta; returns the text that can be emitted now (possibly empty).</summary>
     public ValueTask<string> PushAsync(string delta, CancellationToken cancellationToken = default)
     {
-        if (_pending.Length == 0 && delta.AsSpan().IndexOfAny(s_open) < 0)
+        if (_pending.Length == 0 && (!_session.RestoresResponses || delta.AsSpan().IndexOfAny(s_open) < 0))
         {
             return ValueTask.FromResult(delta);
         }

@@ -134,4 +134,25 @@ public sealed class JsonBodyMaskingTests
         var body = JsonNode.Parse($$"""{"messages": [{"role": "user", "content": {{deep}}}]}""", documentOptions: new() { MaxDepth = 300 })!;
         await Assert.ThrowsAsync<MaskingFailedException>(async () => await Session().MaskJsonBodyAsync(body));
     }
+
+    [Test]
+    public async Task BlockPolicy_RefusesABodyWithSecrets_AndLeavesItUnchanged()
+    {
+        var body = JsonNode.Parse("""{"model": "m", "messages": [{"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"}]}""")!;
+        var before = body.ToJsonString();
+        var session = Service(new MaskingOptions { Policy = MaskingPolicy.Block }).Begin(MaskingRoute.ChatCompletions);
+        var ex = await Assert.ThrowsAsync<MaskingBlockedException>(async () => await session.MaskJsonBodyAsync(body));
+        Assert.That(ex!.Types, Is.EqualTo(new[] { MaskingTypes.AwsAccessKey }));
+        Assert.That(body.ToJsonString(), Is.EqualTo(before));
+    }
+
+    [Test]
+    public async Task RedactPolicy_RedactsBodyContent()
+    {
+        var body = JsonNode.Parse("""{"model": "m", "system": "ops@corp.kr", "messages": [{"role": "user", "content": "010-1234-5678"}]}""")!;
+        var session = Service(new MaskingOptions { Policy = MaskingPolicy.Redact }).Begin(MaskingRoute.Messages);
+        await session.MaskJsonBodyAsync(body);
+        Assert.That(body["system"]!.GetValue<string>(), Is.EqualTo("[REDACTED_EMAIL]"));
+        Assert.That(body["messages"]![0]!["content"]!.GetValue<string>(), Is.EqualTo("[REDACTED_PHONE]"));
+    }
 }
