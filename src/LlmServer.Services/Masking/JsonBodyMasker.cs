@@ -149,8 +149,23 @@ internal static class JsonBodyMasker
                 // reproduces exactly the text the model signed.
                 StringAt(block, "thinking", slots);
                 return;
-            case "image" or "image_url" or "input_image" or "input_audio" or "input_file" or "file" or "document"
-                or "redacted_thinking":
+            case "document":
+                // NOTE: plain-text documents carry user text; base64/url/file sources are binary or remote.
+                if (block["source"] is JsonObject source && source["type"] is JsonValue st && st.GetValueKind() == JsonValueKind.String)
+                {
+                    switch (st.GetValue<string>())
+                    {
+                        case "text":
+                            StringAt(source, "data", slots);
+                            break;
+                        case "content":
+                            Content(source, "content", slots, depth + 1);
+                            break;
+                    }
+                }
+                StringAt(block, "context", slots);
+                return;
+            case "image" or "image_url" or "input_image" or "input_audio" or "input_file" or "file" or "redacted_thinking":
                 return;
         }
         if (block.ContainsKey("role"))

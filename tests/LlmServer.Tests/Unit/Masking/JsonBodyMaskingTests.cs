@@ -33,6 +33,7 @@ public sealed class JsonBodyMaskingTests
                   {"type": "tool_result", "tool_use_id": "toolu_01", "content": [{"type": "text", "text": "@SECRET@ running"}]},
                   {"type": "tool_result", "tool_use_id": "toolu_02", "content": "vpc-0a1b2c3d4e5f67890"},
                   {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AKIAIOSFODNN7EXAMPLE"}},
+                  {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "runbook for @SECRET@"}, "title": "runbook"},
                   {"type": "text", "text": "확인"}]}
               ]
             }
@@ -41,7 +42,7 @@ public sealed class JsonBodyMaskingTests
         var counts = await session.MaskJsonBodyAsync(body);
         var json = body.ToJsonString();
 
-        Assert.That(counts[MaskingTypes.AwsEc2], Is.EqualTo(4));
+        Assert.That(counts[MaskingTypes.AwsEc2], Is.EqualTo(5), "text, thinking, tool input, tool result, text document");
         Assert.That(counts[MaskingTypes.Email], Is.EqualTo(2));
         Assert.That(counts[MaskingTypes.AwsVpc], Is.EqualTo(1));
         Assert.That(json, Does.Not.Contain(Secret).And.Not.Contain("ops@corp.kr").And.Not.Contain("vpc-0a1b2c3d4e5f67890"));
