@@ -30,7 +30,7 @@ public static class MaskingServiceCollectionExtensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<MaskingOptions>, MaskingOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<SensitiveDataScanner>();
+        services.TryAddSingleton(sp => new SensitiveDataScanner(sp.GetRequiredService<IOptions<MaskingOptions>>().Value));
         services.TryAddSingleton<IMaskingVault, InMemoryMaskingVault>();
         services.TryAddSingleton<IMaskingService, MaskingService>();
         return services;
