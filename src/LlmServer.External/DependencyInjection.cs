@@ -16,6 +16,7 @@ public static class DependencyInjection
 
         // --- Anthropic + masking (issue 4) ---
         Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);
+        services.AddMaskingVault(configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
         Operations.OperationsStoresExtensions.AddOperationsStores(services, configuration);

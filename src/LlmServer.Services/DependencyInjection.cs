@@ -22,6 +22,7 @@ public static class DependencyInjection
 
         // --- Anthropic + masking (issue 4) ---
         Anthropic.AnthropicServiceCollectionExtensions.AddAnthropicMessages(services, configuration);
+        services.AddMasking(configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
         Operations.OperationsServiceCollectionExtensions.AddOperations(services, configuration);
