@@ -28,6 +28,9 @@
   const usd = (v) => (v == null ? "–" : "$" + Number(v).toFixed(Number(v) < 1 ? 6 : 2));
   const timeLabel = (d) => d.toLocaleTimeString("ko-KR", { hour12: false });
 
+  // The operations API wraps answers as {"success":true,"data":...}; the system API does not.
+  const unwrap = (j) => (j && typeof j === "object" && "success" in j && "data" in j ? j.data : j);
+
   async function api(path) {
     const headers = { "Accept": "application/json" };
     const key = sessionStorage.getItem(keyStorage);
@@ -35,7 +38,7 @@
     const res = await fetch(path, { headers, cache: "no-store" });
     if (res.status === 401 || res.status === 403) { const e = new Error("unauthorized"); e.status = res.status; throw e; }
     if (!res.ok && res.status !== 503) throw new Error(path + " → HTTP " + res.status);
-    return res.json();
+    return unwrap(await res.json());
   }
 
   function lineChart(id, datasets, yTitle) {
@@ -136,33 +139,35 @@
     push(state.charts.system, label, [cpu, rssMb]);
   }
 
-  function renderRequests(page, now) {
-    const items = pick(page, "items", "requests", "data") || (Array.isArray(page) ? page : []);
-    // Buckets of one minute over the window: tokens and cost by model and by key.
+  // Server-side time series: /api/v1/usage/timeseries?bucket=minute&by=model|key.
+  function seriesFrom(ts, field, now) {
     const bucketMs = 60000;
-    const start = now.getTime() - windowMinutes * 60000;
+    const first = Math.floor((now.getTime() - windowMinutes * 60000) / bucketMs) * bucketMs;
     const labels = [];
-    for (let t = Math.floor(start / bucketMs) * bucketMs; t <= now.getTime(); t += bucketMs) labels.push(t);
+    for (let t = first; t <= now.getTime(); t += bucketMs) labels.push(t);
     const index = new Map(labels.map((t, i) => [t, i]));
-    const tokensByModel = {}, costByModel = {}, costByKey = {};
-    const add = (series, name, i, v) => { (series[name] ||= new Array(labels.length).fill(0))[i] += v; };
-    for (const r of items) {
-      const ts = new Date(pick(r, "timestamp", "time", "created_at"));
-      const i = index.get(Math.floor(ts.getTime() / bucketMs) * bucketMs);
+    const series = {};
+    for (const p of (ts && ts.points) || []) {
+      const i = index.get(Math.floor(new Date(p.start).getTime() / bucketMs) * bucketMs);
       if (i === undefined) continue;
-      const model = pick(r, "model") || "(none)";
-      const key = pick(r, "key_name", "key_prefix", "key_id") || "(master/open)";
-      const tokens = (num(pick(r, "input_tokens")) || 0) + (num(pick(r, "output_tokens")) || 0);
-      const cost = num(pick(r, "cost_usd")) || 0;
-      add(tokensByModel, model, i, tokens);
-      add(costByModel, model, i, cost);
-      add(costByKey, key, i, cost);
+      const name = p.group || "(none)";
+      const v = field(p.totals || {});
+      (series[name] ||= new Array(labels.length).fill(0))[i] += v || 0;
     }
-    const timeLabels = labels.map((t) => timeLabel(new Date(t)).slice(0, 5));
-    setSeries(state.charts.tokensModel, timeLabels, tokensByModel);
-    setSeries(state.charts.costModel, timeLabels, costByModel);
-    setSeries(state.charts.costKey, timeLabels, costByKey);
+    return { labels: labels.map((t) => timeLabel(new Date(t)).slice(0, 5)), series };
+  }
 
+  function renderSeries(byModel, byKey, now) {
+    const tokens = seriesFrom(byModel, (t) => (num(t.input_tokens) || 0) + (num(t.output_tokens) || 0), now);
+    setSeries(state.charts.tokensModel, tokens.labels, tokens.series);
+    const costModel = seriesFrom(byModel, (t) => num(t.cost_usd), now);
+    setSeries(state.charts.costModel, costModel.labels, costModel.series);
+    const costKey = seriesFrom(byKey, (t) => num(t.cost_usd), now);
+    setSeries(state.charts.costKey, costKey.labels, costKey.series);
+  }
+
+  function renderRequests(page) {
+    const items = Array.isArray(page) ? page : (pick(page, "data", "items", "requests") || []);
     const tbody = $("recent");
     tbody.innerHTML = "";
     for (const r of items.slice(0, 25)) {
@@ -180,8 +185,8 @@
   }
 
   function renderUsage(usage) {
-    const total = num(pick(usage, "totals.cost_usd", "total.cost_usd", "cost_usd"));
-    const reqs = num(pick(usage, "totals.requests", "total.requests", "requests"));
+    const total = num(pick(usage, "total.cost_usd", "totals.cost_usd", "cost_usd"));
+    const reqs = num(pick(usage, "total.requests", "totals.requests", "requests"));
     $("cost").textContent = usd(total);
     $("cost-detail").textContent = "최근 " + windowMinutes + "분 · " + fmt(reqs) + " requests";
   }
@@ -190,18 +195,23 @@
     const now = new Date();
     const from = new Date(now.getTime() - windowMinutes * 60000).toISOString();
     try {
-      const [status, info, usage, page] = await Promise.all([
+      const optional = (p) => p.catch((e) => { if (e.status) throw e; state.errors.push(String(e.message || e)); return null; });
+      const range = "&from=" + encodeURIComponent(from);
+      const [status, info, usage, page, byModel, byKey] = await Promise.all([
         api("/api/v1/system/status"),
-        api("/api/v1/system/info"),
-        api("/api/v1/usage?group_by=model&from=" + encodeURIComponent(from)).catch((e) => { if (e.status) throw e; return null; }),
-        api("/api/v1/usage/requests?limit=500").catch((e) => { if (e.status) throw e; return null; }),
+        optional(api("/api/v1/system/info")),
+        optional(api("/api/v1/usage?group_by=model" + range)),
+        optional(api("/api/v1/usage/requests?limit=25")),
+        optional(api("/api/v1/usage/timeseries?bucket=minute&by=model" + range)),
+        optional(api("/api/v1/usage/timeseries?bucket=minute&by=key" + range)),
       ]);
       $("auth").classList.add("hidden");
       $("main").classList.remove("hidden");
       renderComponents(status);
       renderSystem(status, info, now);
       if (usage) renderUsage(usage);
-      if (page) renderRequests(page, now);
+      if (page) renderRequests(page);
+      renderSeries(byModel, byKey, now);
       state.lastRefresh = now.toISOString();
       state.refreshes++;
       $("refreshed").textContent = "갱신 " + timeLabel(now);
