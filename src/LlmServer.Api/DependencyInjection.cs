@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LlmServer.Api.Chat;
 using NLog.Web;
 
 namespace LlmServer.Api;
@@ -11,13 +12,18 @@ public static class DependencyInjection
     {
         EnvironmentShortcuts.Apply(builder.Configuration);
         var port = builder.Configuration["SERVER_PORT"];
-        if (!string.IsNullOrEmpty(port) && string.IsNullOrEmpty(builder.Configuration["urls"])
-            && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        // NOTE: appsettings.json carries a local-only "Urls"; SERVER_PORT must win over it (the container sets it),
+        // while an explicit ASPNETCORE_URLS or --urls still wins over SERVER_PORT.
+        var explicitUrls = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS"))
+            || Environment.GetCommandLineArgs().Any(a => a.StartsWith("--urls", StringComparison.OrdinalIgnoreCase));
+        if (!string.IsNullOrEmpty(port) && !explicitUrls)
         {
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
         builder.Logging.ClearProviders();
-        builder.Host.UseNLog();
+        Logging.RedactSecretsWrapper.Register();
+        // NOTE: keep the Logging:LogLevel filters (and LOG_LEVEL) in force; NLog would otherwise log every category at Trace.
+        builder.Host.UseNLog(new NLogAspNetCoreOptions { RemoveLoggerFactoryFilter = false });
         return builder;
     }
 
@@ -28,10 +34,12 @@ public static class DependencyInjection
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
         // --- session chat API (issue 2) ---
+        services.AddSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        services.AddAnthropicApi(configuration);
 
         // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
 
@@ -42,6 +50,7 @@ public static class DependencyInjection
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
         // --- session chat API (issue 2) ---
+        app.UseSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 

@@ -10,12 +10,15 @@ public static class DependencyInjection
     public static IServiceCollection AddLlmServerExternal(this IServiceCollection services, IConfiguration configuration)
     {
         // --- session chat API (issue 2) ---
+        services.AddSessionChatExternal();
 
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        Operations.OperationsStoresExtensions.AddOperationsStores(services, configuration);
 
         return services;
     }

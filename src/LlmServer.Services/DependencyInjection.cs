@@ -16,12 +16,15 @@ public static class DependencyInjection
         services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
 
         // --- session chat API (issue 2) ---
+        Chat.ChatServiceRegistration.AddSessionChat(services);
 
         // --- OpenAI-compatible gateway (issue 3) ---
 
         // --- Anthropic + masking (issue 4) ---
+        Anthropic.AnthropicServiceCollectionExtensions.AddAnthropicMessages(services, configuration);
 
         // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        Operations.OperationsServiceCollectionExtensions.AddOperations(services, configuration);
 
         return services;
     }

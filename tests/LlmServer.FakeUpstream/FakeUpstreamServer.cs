@@ -110,6 +110,12 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         return await Task.WhenAny(t, Task.Delay(timeout)) == t;
     }
 
+    /// <summary>Counts the caller's abort of this request once, whichever of the abort callback or a failed write sees it first.</summary>
+    internal void NoteAbortedOnce(HttpContext ctx)
+    {
+        if (ctx.Items["abort-once"] is System.Runtime.CompilerServices.StrongBox<int> once && Interlocked.Exchange(ref once.Value, 1) == 0) NoteAborted();
+    }
+
     internal void NoteAborted()
     {
         Interlocked.Increment(ref _aborted);
@@ -146,7 +152,10 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         var body = await reader.ReadToEndAsync();
         ctx.Request.Body.Position = 0;
         var headers = ctx.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
-        var recorded = new RecordedRequest(ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString, headers, body);
+        var recorded = new RecordedRequest(ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString, headers, body)
+        {
+            RemotePort = ctx.Connection.RemotePort,
+        };
         _received.Enqueue(recorded);
         ctx.Items["recorded"] = recorded;
 
@@ -164,9 +173,10 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
             _faults.TryDequeue(out fault);
         }
         ctx.Items["fault"] = fault;
+        ctx.Items["abort-once"] = new System.Runtime.CompilerServices.StrongBox<int>();
         ctx.RequestAborted.Register(() =>
         {
-            if (!ctx.Response.HasStarted || !ctx.Items.ContainsKey("completed")) NoteAborted();
+            if (!ctx.Response.HasStarted || !ctx.Items.ContainsKey("completed")) NoteAbortedOnce(ctx);
         });
 
         switch (fault?.Kind)

@@ -15,6 +15,9 @@ public sealed record RecordedRequest(string Method, string Path, IReadOnlyDictio
         }
     }
 
+    /// <summary>The caller's TCP port: equal ports on two requests mean one pooled connection was reused.</summary>
+    public int RemotePort { get; init; }
+
     /// <summary>The bearer token or api-key / x-api-key header the caller used.</summary>
     public string? ApiKey =>
         Headers.TryGetValue("authorization", out var a) && a.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? a[7..]

@@ -56,10 +56,12 @@ internal sealed class SseStream
         }
         catch (OperationCanceledException)
         {
+            _server.NoteAbortedOnce(_ctx);
             return false;
         }
         catch (IOException)
         {
+            _server.NoteAbortedOnce(_ctx);
             return false;
         }
     }

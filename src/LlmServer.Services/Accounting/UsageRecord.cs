@@ -26,6 +26,11 @@ public sealed record UsageRecord
     /// <summary>How many values were masked, per detector type (counts only).</summary>
     public IReadOnlyDictionary<string, int>? MaskedCounts { get; init; }
     public string? ErrorCode { get; init; }
+    /// <summary>
+    /// Request/response text for debugging. Dropped before it reaches the ledger unless
+    /// LlmServer:Operations:LogBodies is true (off by default: the ledger never holds prompt text).
+    /// </summary>
+    public string? Body { get; init; }
 }
 
 /// <summary>

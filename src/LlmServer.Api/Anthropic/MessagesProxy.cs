@@ -1,0 +1,498 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmServer.Dto.Anthropic;
+using LlmServer.External.Anthropic;
+using LlmServer.Services.Accounting;
+using LlmServer.Services.Anthropic;
+using LlmServer.Services.Pricing;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace LlmServer.Api.Anthropic;
+
+/// <summary>
+/// Serves POST /v1/messages and /v1/messages/count_tokens: validates, picks an upstream through
+/// <see cref="IMessagesUpstreamSelector"/>, then either passes the request through to an Anthropic upstream
+/// (body and SSE unchanged, flushed per read) or translates it to OpenAI chat.completions and the answer back.
+/// Every failure is answered in Anthropic's error shape; after a stream has started, as an <c>error</c> event.
+/// </summary>
+public sealed partial class MessagesProxy(
+    IMessagesUpstreamSelector selector,
+    UpstreamHttpClients clients,
+    IOptionsMonitor<ProviderEndpointOptions> providers,
+    IUsageSink usageSink,
+    ICostCalculator costs,
+    TimeProvider time,
+    ILogger<MessagesProxy> logger)
+{
+    private const string DefaultAnthropicVersion = "2023-06-01";
+    private const int MaxErrorBody = 64 * 1024;
+    private static readonly string[] s_passHeaders = ["request-id", "retry-after", "anthropic-organization-id"];
+
+    /// <summary>POST /v1/messages.</summary>
+    public async Task MessagesAsync(HttpContext context)
+    {
+        var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: true);
+        if (body is null) return;
+        var model = J(body["model"])!;
+        var upstream = selector.Select(model);
+        if (upstream is null)
+        {
+            await WriteErrorAsync(context, 404, AnthropicErrorTypes.NotFound, $"model: no upstream is configured for '{model}'.");
+            return;
+        }
+        var started = Stopwatch.GetTimestamp();
+        var usage = new UsageBox();
+        try
+        {
+            if (upstream.Dialect == UpstreamDialect.Anthropic)
+            {
+                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), IsStream(body), usage);
+            }
+            else
+            {
+                await TranslateAsync(context, upstream, body, usage);
+            }
+        }
+        finally
+        {
+            Record(context, model, upstream, IsStream(body), usage.Value, started);
+        }
+    }
+
+    private void Record(HttpContext context, string model, MessagesUpstream upstream, bool stream, TokenUsage? usage, long started)
+    {
+        var tokens = usage ?? default;
+        usageSink.Record(new UsageRecord
+        {
+            Timestamp = time.GetUtcNow(),
+            Route = "messages",
+            Model = model,
+            Upstream = upstream.Name,
+            Status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+            InputTokens = tokens.InputTokens,
+            CachedTokens = tokens.CachedTokens,
+            OutputTokens = tokens.OutputTokens,
+            CostUsd = usage is null ? null : costs.Compute(model, tokens).Usd,
+            ApiKeySource = "server",
+            LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            Stream = stream,
+        });
+    }
+
+    /// <summary>Usage found while serving, for the ledger.</summary>
+    private sealed class UsageBox
+    {
+        public TokenUsage? Value { get; set; }
+    }
+
+    private static TokenUsage? FromOpenAi(JsonNode? usage) => usage is JsonObject u
+        ? new TokenUsage(
+            (long?)u["prompt_tokens"] ?? 0,
+            (long?)u["prompt_tokens_details"]?["cached_tokens"] ?? 0,
+            (long?)u["completion_tokens"] ?? 0,
+            (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
+        : null;
+
+    /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else an estimate (see <see cref="TokenEstimator"/>).</summary>
+    public async Task CountTokensAsync(HttpContext context)
+    {
+        var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: false);
+        if (body is null) return;
+        var upstream = selector.Select(J(body["model"])!);
+        if (upstream is { Dialect: UpstreamDialect.Anthropic })
+        {
+            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl, countTokens: true), stream: false, usage: null);
+            return;
+        }
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        var result = new AnthropicCountTokensResponse { InputTokens = TokenEstimator.EstimateRequest(body) };
+        await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result, AnthropicJsonContext.Default.AnthropicCountTokensResponse), context.RequestAborted);
+    }
+
+    private static string? J(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+
+    private static bool IsStream(JsonObject body) => body["stream"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
+
+    private async Task<(JsonObject? Body, byte[] Raw)> ReadRequestAsync(HttpContext context, bool requireMaxTokens)
+    {
+        byte[] raw;
+        try
+        {
+            using var ms = new MemoryStream();
+            await context.Request.Body.CopyToAsync(ms, context.RequestAborted);
+            raw = ms.ToArray();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            await WriteErrorAsync(context, 413, AnthropicErrorTypes.RequestTooLarge, "Request exceeds the maximum allowed number of bytes.");
+            return (null, []);
+        }
+        JsonNode? node;
+        try
+        {
+            node = raw.Length == 0 ? null : JsonNode.Parse(raw);
+        }
+        catch (JsonException e)
+        {
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest,
+                $"The request body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
+            return (null, []);
+        }
+        var problem = MessagesRequestValidator.Validate(node, requireMaxTokens);
+        if (problem is not null)
+        {
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, problem);
+            return (null, []);
+        }
+        return ((JsonObject)node!, raw);
+    }
+
+    private TimeSpan Timeout(string name)
+    {
+        var seconds = providers.Get(name).TimeoutSeconds;
+        return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
+    }
+
+    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(raw) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        if (!string.IsNullOrEmpty(upstream.ApiKey)) request.Headers.TryAddWithoutValidation("x-api-key", upstream.ApiKey);
+        var version = context.Request.Headers["anthropic-version"].ToString();
+        if (string.IsNullOrEmpty(version)) version = providers.Get(upstream.Name).Version is { Length: > 0 } v ? v : DefaultAnthropicVersion;
+        request.Headers.TryAddWithoutValidation("anthropic-version", version);
+        var beta = context.Request.Headers["anthropic-beta"].ToString();
+        if (!string.IsNullOrEmpty(beta)) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var response = await SendAsync(context, upstream, request, call);
+        if (response is null) return;
+        if (!response.IsSuccessStatusCode)
+        {
+            await WriteUpstreamErrorAsync(context, upstream, response, call);
+            return;
+        }
+
+        context.Response.StatusCode = (int)response.StatusCode;
+        foreach (var h in s_passHeaders)
+        {
+            if (response.Headers.TryGetValues(h, out var values)) context.Response.Headers[h] = values.ToArray();
+        }
+        context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? (stream ? "text/event-stream" : "application/json");
+        if (stream) StartStream(context);
+
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var scanner = usage is null ? null : new AnthropicUsageScanner(stream);
+        try
+        {
+            await using var source = await response.Content.ReadAsStreamAsync(call.Token);
+            while (true)
+            {
+                call.Arm();
+                var n = await source.ReadAsync(buffer, call.Token);
+                if (n == 0) break;
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
+                if (stream) await context.Response.Body.FlushAsync(context.RequestAborted);
+                scanner?.Feed(buffer.AsSpan(0, n));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        {
+            if (context.RequestAborted.IsCancellationRequested) return;
+            LogStreamBroken(logger, upstream.Name, call.TimedOut);
+            if (stream)
+            {
+                await WriteStreamErrorAsync(context, call.TimedOut ? AnthropicErrorTypes.Timeout : AnthropicErrorTypes.Api,
+                    call.TimedOut ? "The upstream provider stopped responding." : "The connection to the upstream provider was lost.");
+            }
+            else
+            {
+                context.Abort();
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            scanner?.Complete();
+            if (usage is not null) usage.Value = scanner?.Usage;
+        }
+    }
+
+    private async Task TranslateAsync(HttpContext context, MessagesUpstream upstream, JsonObject body, UsageBox usage)
+    {
+        JsonObject chat;
+        try
+        {
+            chat = MessagesToChatRequest.Translate(body, upstream.Translation);
+        }
+        catch (AnthropicTranslationException e)
+        {
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, e.Message);
+            return;
+        }
+        var stream = IsStream(body);
+        var model = J(body["model"]);
+        var stops = body["stop_sequences"] as JsonArray;
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, UpstreamHttpClients.ChatCompletionsUri(upstream.BaseUrl))
+        {
+            Content = new ByteArrayContent(AnthropicJson.ToUtf8(chat)),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        if (!string.IsNullOrEmpty(upstream.ApiKey)) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + upstream.ApiKey);
+
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var response = await SendAsync(context, upstream, request, call);
+        if (response is null) return;
+        if (!response.IsSuccessStatusCode)
+        {
+            await WriteUpstreamErrorAsync(context, upstream, response, call);
+            return;
+        }
+
+        if (!stream)
+        {
+            JsonObject? completion;
+            try
+            {
+                await using var s = await response.Content.ReadAsStreamAsync(call.Token);
+                completion = await JsonNode.ParseAsync(s, cancellationToken: call.Token) as JsonObject;
+            }
+            catch (JsonException)
+            {
+                completion = null;
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+            {
+                if (context.RequestAborted.IsCancellationRequested) return;
+                await WriteFailureAsync(context, upstream, call.TimedOut);
+                return;
+            }
+            if (completion is null || completion["choices"] is not JsonArray)
+            {
+                LogBadUpstreamBody(logger, upstream.Name);
+                await WriteErrorAsync(context, 502, AnthropicErrorTypes.Api, "The upstream provider returned an invalid response.");
+                return;
+            }
+            usage.Value = FromOpenAi(completion["usage"]);
+            var message = ChatToMessagesResponse.Translate(completion, model, stops);
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(message), context.RequestAborted);
+            return;
+        }
+
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream; charset=utf-8";
+        StartStream(context);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var converter = new ChatChunksToMessagesStream(new SseFrameWriter(buffer), model, stops);
+        var done = false;
+        try
+        {
+            await using var source = await response.Content.ReadAsStreamAsync(call.Token);
+            using var reader = new SseReader(source);
+            while (!done)
+            {
+                call.Arm();
+                var evt = await reader.ReadAsync(call.Token);
+                if (evt is null) break;
+                var data = evt.Value.Data;
+                if (data == "[DONE]")
+                {
+                    done = true;
+                    break;
+                }
+                if (data.Length == 0) continue;
+                JsonObject? chunk;
+                try
+                {
+                    chunk = JsonNode.Parse(data) as JsonObject;
+                }
+                catch (JsonException)
+                {
+                    chunk = null;
+                }
+                if (chunk is null)
+                {
+                    converter.Fail(AnthropicErrorTypes.Api, "The upstream provider sent an invalid stream event.");
+                    break;
+                }
+                if (chunk["error"] is JsonObject)
+                {
+                    LogUpstreamStreamError(logger, upstream.Name);
+                    converter.Fail(AnthropicErrorTypes.Api, "The upstream provider failed while streaming.");
+                    break;
+                }
+                converter.OnChunk(chunk);
+                await FlushAsync(context, buffer);
+            }
+            if (!converter.Finished)
+            {
+                if (done || converter.SawFinish) converter.Complete();
+                else converter.Fail(AnthropicErrorTypes.Api, "The upstream stream ended before the answer was complete.");
+            }
+            await FlushAsync(context, buffer);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        {
+            if (context.RequestAborted.IsCancellationRequested) return;
+            LogStreamBroken(logger, upstream.Name, call.TimedOut);
+            converter.Fail(call.TimedOut ? AnthropicErrorTypes.Timeout : AnthropicErrorTypes.Api,
+                call.TimedOut ? "The upstream provider stopped responding." : "The connection to the upstream provider was lost.");
+            try { await FlushAsync(context, buffer); }
+            catch (Exception e2) when (e2 is OperationCanceledException or IOException) { }
+        }
+        finally
+        {
+            usage.Value = FromOpenAi(converter.UpstreamUsage);
+        }
+    }
+
+    private async Task<HttpResponseMessage?> SendAsync(HttpContext context, MessagesUpstream upstream, HttpRequestMessage request, UpstreamCall call)
+    {
+        try
+        {
+            call.Arm();
+            return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        {
+            if (context.RequestAborted.IsCancellationRequested) return null;
+            LogSendFailed(logger, upstream.Name, call.TimedOut, e.GetType().Name);
+            await WriteFailureAsync(context, upstream, call.TimedOut);
+            return null;
+        }
+    }
+
+    private static Task WriteFailureAsync(HttpContext context, MessagesUpstream upstream, bool timedOut) =>
+        timedOut
+            ? WriteErrorAsync(context, 504, AnthropicErrorTypes.Timeout, $"The upstream provider ({upstream.Name}) did not answer in time.")
+            : WriteErrorAsync(context, 502, AnthropicErrorTypes.Api, $"The upstream provider ({upstream.Name}) could not be reached.");
+
+    private async Task WriteUpstreamErrorAsync(HttpContext context, MessagesUpstream upstream, HttpResponseMessage response, UpstreamCall call)
+    {
+        var status = (int)response.StatusCode;
+        string? upstreamMessage = null;
+        try
+        {
+            await using var s = await response.Content.ReadAsStreamAsync(call.Token);
+            var bytes = new byte[MaxErrorBody];
+            var total = 0;
+            int n;
+            while (total < bytes.Length && (n = await s.ReadAsync(bytes.AsMemory(total), call.Token)) > 0) total += n;
+            var node = JsonNode.Parse(bytes.AsSpan(0, total));
+            upstreamMessage = J(node?["error"]?["message"]) ?? J(node?["message"]) ?? J(node?["detail"]);
+        }
+        catch (Exception e) when (e is JsonException or IOException or OperationCanceledException or HttpRequestException)
+        {
+        }
+        LogUpstreamStatus(logger, upstream.Name, status);
+
+        var (clientStatus, type) = AnthropicErrorMap.ForUpstreamStatus(status == 422 ? 400 : status);
+        // Upstream 4xx messages describe the caller's request and help fix it; 5xx, 429 and auth messages can
+        // name internal hosts or keys, so the client gets a generic text for those.
+        var message = clientStatus switch
+        {
+            429 => "Rate limited by the upstream provider; retry later.",
+            529 => "The upstream provider is overloaded; retry later.",
+            504 => "The upstream provider timed out.",
+            >= 500 => $"The upstream provider ({upstream.Name}) failed with HTTP {status}.",
+            _ when !string.IsNullOrEmpty(upstreamMessage) => upstreamMessage,
+            _ => $"The upstream provider rejected the request (HTTP {status}).",
+        };
+        if (response.Headers.RetryAfter is { } retryAfter) context.Response.Headers.RetryAfter = retryAfter.ToString();
+        await WriteErrorAsync(context, clientStatus, type, message);
+    }
+
+    private static void StartStream(HttpContext context)
+    {
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    private static async Task FlushAsync(HttpContext context, ArrayBufferWriter<byte> buffer)
+    {
+        if (buffer.WrittenCount == 0) return;
+        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
+        buffer.ResetWrittenCount();
+    }
+
+    /// <summary>Writes an Anthropic error body, or an error event when the response has already started.</summary>
+    internal static async Task WriteErrorAsync(HttpContext context, int status, string type, string message)
+    {
+        if (context.Response.HasStarted)
+        {
+            await WriteStreamErrorAsync(context, type, message);
+            return;
+        }
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(AnthropicErrorMap.Body(type, message), context.RequestAborted);
+    }
+
+    private static async Task WriteStreamErrorAsync(HttpContext context, string type, string message)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        new SseFrameWriter(buffer).Write("error", new JsonObject
+        {
+            ["type"] = "error",
+            ["error"] = new JsonObject { ["type"] = type, ["message"] = message },
+        });
+        try
+        {
+            await FlushAsync(context, buffer);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} answered /v1/messages with HTTP {Status}")]
+    private static partial void LogUpstreamStatus(ILogger logger, string upstream, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} unreachable for /v1/messages (timed out: {TimedOut}, {Error})")]
+    private static partial void LogSendFailed(ILogger logger, string upstream, bool timedOut, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} stream broke during /v1/messages (timed out: {TimedOut})")]
+    private static partial void LogStreamBroken(ILogger logger, string upstream, bool timedOut);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} returned a body that is not a chat.completion")]
+    private static partial void LogBadUpstreamBody(ILogger logger, string upstream);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} sent an error event mid-stream")]
+    private static partial void LogUpstreamStreamError(ILogger logger, string upstream);
+}
+
+/// <summary>The cancellation of one upstream call: the client going away, or no progress within the timeout.</summary>
+internal sealed class UpstreamCall : IDisposable
+{
+    private readonly CancellationTokenSource _timeout = new();
+    private readonly CancellationTokenSource _linked;
+    private readonly TimeSpan _limit;
+
+    public UpstreamCall(CancellationToken aborted, TimeSpan limit)
+    {
+        _limit = limit;
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, _timeout.Token);
+    }
+
+    public CancellationToken Token => _linked.Token;
+
+    public bool TimedOut => _timeout.IsCancellationRequested;
+
+    /// <summary>Restarts the idle timer (before sending, and before each stream read).</summary>
+    public void Arm() => _timeout.CancelAfter(_limit);
+
+    public void Dispose()
+    {
+        _linked.Dispose();
+        _timeout.Dispose();
+    }
+}

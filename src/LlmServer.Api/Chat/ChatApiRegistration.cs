@@ -1,0 +1,98 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FluentValidation;
+using LlmServer.Api.Controllers;
+using LlmServer.Api.Filters;
+using LlmServer.Dto;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.OpenApi;
+
+namespace LlmServer.Api.Chat;
+
+/// <summary>Host setup of the session chat API: filters, error shapes, Swagger, health, system figures.</summary>
+internal static class ChatApiRegistration
+{
+    public static IServiceCollection AddSessionChatApi(this IServiceCollection services)
+    {
+        // NOTE: FluentValidation.DependencyInjectionExtensions does not restore here; a plain scan does the same.
+        foreach (var type in typeof(DtoAssemblyMarker).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false }))
+        {
+            foreach (var contract in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)))
+            {
+                services.AddSingleton(contract, type);
+            }
+        }
+        services.AddSingleton<RequestStats>();
+        services.AddSingleton<SystemInfoCollector>();
+        services.Configure<MvcOptions>(o =>
+        {
+            o.Filters.Add<FluentValidationFilter>();
+            o.Filters.Add<ApiExceptionFilter>();
+        });
+        services.Configure<ApiBehaviorOptions>(o => o.InvalidModelStateResponseFactory = InvalidModelState.Create);
+        services.AddSingleton<Microsoft.AspNetCore.Mvc.Infrastructure.IClientErrorFactory, DialectClientErrorFactory>();
+        // NOTE: Korean text stays readable in JSON instead of \uXXXX escapes.
+        services.Configure<JsonOptions>(o => o.JsonSerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+        services.AddHealthChecks();
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "LlmServer",
+                Version = "v1",
+                Description = "Session chat API (/api/v1/chat), OpenAI/vLLM-compatible API (/v1/*), Anthropic-compatible API (/v1/messages).",
+            });
+            o.OperationFilter<ChatExamplesOperationFilter>();
+            foreach (var xml in new[] { "LlmServer.Api.xml", "LlmServer.Dto.xml" })
+            {
+                var path = Path.Combine(AppContext.BaseDirectory, xml);
+                if (File.Exists(path))
+                {
+                    o.IncludeXmlComments(path);
+                }
+            }
+        });
+        return services;
+    }
+
+    public static WebApplication UseSessionChatApi(this WebApplication app)
+    {
+        RequestStats.UseRequestStats(app);
+        app.UseBodySizeLimit();
+        app.UseSwagger(o => o.RouteTemplate = "docs/{documentName}/swagger.json");
+        app.UseSwaggerUI(o =>
+        {
+            o.RoutePrefix = "docs";
+            o.SwaggerEndpoint("/docs/v1/swagger.json", "LlmServer v1");
+            o.DocumentTitle = "LlmServer API";
+        });
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
+        return app;
+    }
+
+    private static Task WriteHealthAsync(HttpContext context, HealthReport report)
+    {
+        var components = new JsonObject();
+        foreach (var (name, entry) in report.Entries)
+        {
+            components[name] = new JsonObject
+            {
+                ["status"] = SystemController.HealthText(entry.Status),
+                ["description"] = entry.Description,
+            };
+        }
+        var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => (JsonNode)e.Key).ToArray();
+        var body = new JsonObject
+        {
+            ["status"] = SystemController.HealthText(report.Status),
+            ["components"] = components,
+            ["failing"] = new JsonArray(failing),
+        };
+        context.Response.ContentType = "application/json; charset=utf-8";
+        return context.Response.WriteAsync(body.ToJsonString(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+}

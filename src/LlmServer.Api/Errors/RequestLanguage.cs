@@ -1,0 +1,25 @@
+using LlmServer.Services.Chat;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LlmServer.Api.Errors;
+
+/// <summary>"ko" or "en" from Accept-Language, else the configured default (LlmServer:Chat:DefaultLanguage).</summary>
+public static class RequestLanguage
+{
+    /// <summary>The language of this request.</summary>
+    public static string Resolve(HttpContext context)
+    {
+        if (StringWithQualityHeaderValue.TryParseList(context.Request.Headers.AcceptLanguage, out var values))
+        {
+            foreach (var v in values.OrderByDescending(v => v.Quality ?? 1.0))
+            {
+                var tag = v.Value.Value ?? "";
+                if (tag.StartsWith("ko", StringComparison.OrdinalIgnoreCase)) return "ko";
+                if (tag.StartsWith("en", StringComparison.OrdinalIgnoreCase)) return "en";
+            }
+        }
+        var configured = context.RequestServices.GetService<IOptionsMonitor<ChatOptions>>()?.CurrentValue.DefaultLanguage;
+        return configured == "en" ? "en" : "ko";
+    }
+}

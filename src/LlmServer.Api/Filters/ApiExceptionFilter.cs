@@ -1,0 +1,45 @@
+using LlmServer.Api.Errors;
+using LlmServer.Services.Errors;
+using Microsoft.AspNetCore.Mvc.Filters;
+
+namespace LlmServer.Api.Filters;
+
+/// <summary>
+/// The one mapping from failures to responses: validation 400, configuration missing 503, bad user key 401,
+/// rate limited 429 (+ Retry-After), unreachable 502, timeout 504, oversized body 413, in the path's dialect.
+/// </summary>
+internal sealed partial class ApiExceptionFilter(ILogger<ApiExceptionFilter> logger) : IExceptionFilter
+{
+    public void OnException(ExceptionContext context)
+    {
+        var http = context.HttpContext;
+        switch (context.Exception)
+        {
+            case LlmServerException ex:
+                var (status, code, message) = ApiErrorWriter.Describe(http, ex);
+                Log.Mapped(logger, status, code);
+                context.Result = ApiErrorWriter.Result(http, status, code, message, ex.Kind == ErrorKind.RateLimited ? ex.RetryAfter ?? "1" : null);
+                context.ExceptionHandled = true;
+                break;
+            case BadHttpRequestException bad:
+                var tooLarge = bad.StatusCode == StatusCodes.Status413PayloadTooLarge;
+                var limit = BodySizeLimit.Of(http).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Result = ApiErrorWriter.Result(http, bad.StatusCode,
+                    tooLarge ? "payload_too_large" : "bad_request",
+                    tooLarge ? ApiErrorWriter.Localize(http, "payload_too_large", bad.Message, [limit]) : ApiErrorWriter.Localize(http, "bad_request", bad.Message));
+                context.ExceptionHandled = true;
+                break;
+            case OperationCanceledException when http.RequestAborted.IsCancellationRequested:
+                // NOTE: the client went away; nothing to answer and not a server error.
+                context.Result = new Microsoft.AspNetCore.Mvc.EmptyResult();
+                context.ExceptionHandled = true;
+                break;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "Request answered {Status} {Code}")]
+        public static partial void Mapped(ILogger logger, int status, string code);
+    }
+}

@@ -1,0 +1,145 @@
+using LlmServer.Services.Metrics;
+using LlmServer.Services.Operations;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LlmServer.Services.Accounting;
+
+/// <summary>
+/// Drains <see cref="ChannelUsageSink"/> into <see cref="IUsageLedgerStore"/> in batches (by size or time).
+/// On shutdown (SIGTERM) it writes every queued row before the host exits; a failed batch is retried, not lost.
+/// </summary>
+public sealed partial class UsageLedgerWriter(
+    ChannelUsageSink sink,
+    IUsageLedgerStore store,
+    LlmServerMetrics metrics,
+    IOptions<OperationsOptions> options,
+    ILogger<UsageLedgerWriter> logger) : BackgroundService
+{
+    private readonly int _batchSize = Math.Max(1, options.Value.Ledger.BatchSize);
+    private readonly TimeSpan _flushInterval = TimeSpan.FromMilliseconds(Math.Max(1, options.Value.Ledger.FlushIntervalMs));
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = sink.Reader;
+        var batch = new List<UsageRecord>(_batchSize);
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            {
+                using var window = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                window.CancelAfter(_flushInterval);
+                try
+                {
+                    while (batch.Count < _batchSize)
+                    {
+                        if (reader.TryRead(out var record))
+                        {
+                            batch.Add(record);
+                        }
+                        else if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                        {
+                            break;
+                        }
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // The time window closed (or shutdown began): write what we have.
+                }
+                await WriteWithRetryAsync(batch, stoppingToken).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        // NOTE: a batch in hand when shutdown began is written by WriteWithRetryAsync before we get here.
+    }
+
+    // NOTE: never disposed: some hosts call StopAsync again after disposing their services.
+    private readonly SemaphoreSlim _drainGate = new(1, 1);
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // NOTE: hosts may call StopAsync more than once (factory dispose + lifetime); drain one at a time.
+        await _drainGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _drainGate.Release();
+        }
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        var batch = new List<UsageRecord>(_batchSize);
+        var drained = 0;
+        while (sink.Reader.TryRead(out var record))
+        {
+            batch.Add(record);
+            if (batch.Count == _batchSize)
+            {
+                await WriteWithRetryAsync(batch, cancellationToken).ConfigureAwait(false);
+                drained += batch.Count;
+                batch.Clear();
+            }
+        }
+        if (batch.Count > 0)
+        {
+            await WriteWithRetryAsync(batch, cancellationToken).ConfigureAwait(false);
+            drained += batch.Count;
+        }
+        if (drained > 0)
+        {
+            LogDrained(drained);
+        }
+    }
+
+    private async Task WriteWithRetryAsync(List<UsageRecord> batch, CancellationToken stoppingToken)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                // NOTE: the write itself is not cancelled by shutdown; shutdown is exactly when it must finish.
+                await store.WriteBatchAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                metrics.RecordLedgerWritten(batch.Count);
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogWriteFailed(ex, batch.Count, attempt);
+                if (attempt >= 5 && stoppingToken.IsCancellationRequested)
+                {
+                    metrics.RecordLedgerDropped(batch.Count);
+                    return;
+                }
+                try
+                {
+                    await Task.Delay(delay, stoppingToken.IsCancellationRequested ? CancellationToken.None : stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Writing {Count} usage rows failed (attempt {Attempt}); retrying.")]
+    private partial void LogWriteFailed(Exception ex, int count, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Usage ledger flushed {Count} queued rows on shutdown.")]
+    private partial void LogDrained(int count);
+}

@@ -1,0 +1,39 @@
+namespace LlmServer.Services.Errors;
+
+/// <summary>What went wrong, independent of HTTP; the host maps each kind to one status code.</summary>
+public enum ErrorKind
+{
+    /// <summary>The client sent something invalid (400).</summary>
+    Validation,
+    /// <summary>A required server setting is missing (503).</summary>
+    ConfigurationMissing,
+    /// <summary>The caller's own provider key was rejected upstream (401).</summary>
+    Unauthorized,
+    /// <summary>The upstream rate-limited the call (429, Retry-After).</summary>
+    RateLimited,
+    /// <summary>The upstream could not be reached or answered with a server error (502).</summary>
+    Unreachable,
+    /// <summary>The upstream did not answer in time (504).</summary>
+    Timeout,
+    /// <summary>The thing asked for does not exist (404).</summary>
+    NotFound,
+}
+
+/// <summary>
+/// A failure the API reports to its caller. <see cref="Code"/> selects the localized message in the host;
+/// <see cref="Exception.Message"/> is the English fallback. Never put secrets in either.
+/// </summary>
+public class LlmServerException(ErrorKind kind, string code, string message, params string[] args) : Exception(message)
+{
+    /// <summary>The kind, which decides the status code.</summary>
+    public ErrorKind Kind { get; } = kind;
+
+    /// <summary>Stable machine-readable code, e.g. "config_missing".</summary>
+    public string Code { get; } = code;
+
+    /// <summary>Values inserted into the localized message ({0}, {1} ...).</summary>
+    public IReadOnlyList<string> Args { get; } = args;
+
+    /// <summary>For <see cref="ErrorKind.RateLimited"/>: the upstream's Retry-After value, when it sent one.</summary>
+    public string? RetryAfter { get; init; }
+}
