@@ -57,6 +57,7 @@ public static class DependencyInjection
         // --- Anthropic + masking (issue 4) ---
 
         // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
+        Operations.DashboardEndpoints.UseDashboard(app);
 
         app.MapControllers();
         return app;

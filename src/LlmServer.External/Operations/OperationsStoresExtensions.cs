@@ -1,3 +1,4 @@
+using LlmServer.Services.Operations;
 using Microsoft.Extensions.Logging;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Chat;
@@ -44,6 +45,8 @@ public static class OperationsStoresExtensions
         services.TryAddSingleton<IBudgetStore, SqlBudgetStore>();
         services.TryAddSingleton<IUsageLedgerStore, SqlUsageLedgerStore>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, DatabaseStatusContributor>());
+        services.TryAddSingleton(sp => new DatabaseStatusContributor(sp.GetRequiredService<OpsDatabase>()));
+        services.AddHealthChecks().AddCheck<ContributorHealthCheck<DatabaseStatusContributor>>("database");
         // Before the ledger writer and the server: the schema is ready (or start fails with the reason).
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, OpsSchemaInitializer>());
 
@@ -60,6 +63,8 @@ public static class OperationsStoresExtensions
             services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration(redisUrl)));
             services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, RedisStatusContributor>());
+            services.TryAddSingleton(sp => new RedisStatusContributor(sp.GetRequiredService<IConnectionMultiplexer>()));
+            services.AddHealthChecks().AddCheck<ContributorHealthCheck<RedisStatusContributor>>("redis");
         }
         else if (backend.Equals("postgres", StringComparison.OrdinalIgnoreCase))
         {

@@ -68,3 +68,23 @@ public sealed class ProcessSampler(TimeProvider time)
             GC.GetTotalMemory(false), ThreadPool.ThreadCount, time.GetElapsedTime(_started).TotalSeconds);
     }
 }
+
+/// <summary>
+/// Shows a status contributor on /health and /api/v1/system/status (ASP.NET Core health checks), so a
+/// database or Redis that is down makes /health answer 503 naming it.
+/// </summary>
+public sealed class ContributorHealthCheck<T>(T contributor) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+    where T : IStatusContributor
+{
+    public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var s = await contributor.CheckAsync(cancellationToken).ConfigureAwait(false);
+        return s.Status switch
+        {
+            "ok" => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy(s.Detail),
+            "degraded" => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Degraded(s.Detail),
+            _ => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy(s.Detail),
+        };
+    }
+}

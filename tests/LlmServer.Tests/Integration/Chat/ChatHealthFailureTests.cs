@@ -26,7 +26,7 @@ public sealed class ChatHealthFailureTests
 
             Assert.That(health.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
             var body = await BodyAsync(health);
-            Assert.That(body["failing"]!.AsArray().Select(n => (string?)n), Is.EqualTo(new[] { "chat_store" }));
+            Assert.That(body["failing"]!.AsArray().Select(n => (string?)n), Is.EquivalentTo(new[] { "chat_store", "database" }));
             Assert.That((string?)body["components"]!["chat_store"]!["status"], Is.EqualTo("unhealthy"));
 
             var chat = await PostAsync(client, "/api/v1/chat", """{"session_id":"s","user_prompt":"hi"}""", "en");

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.FileProviders;
+
+namespace LlmServer.Api.Operations;
+
+/// <summary>
+/// The status dashboard: static files under wwwroot/dashboard (Chart.js vendored under wwwroot/lib).
+/// The page itself holds no data; every figure comes from the system, usage and metrics APIs, which
+/// require the master key when one is set (the page asks for it and keeps it in sessionStorage).
+/// </summary>
+internal static class DashboardEndpoints
+{
+    public static WebApplication UseDashboard(this WebApplication app)
+    {
+        app.MapGet("/dashboard", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
+        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = DashboardFiles(app) });
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            OnPrepareResponse = ctx => ctx.Context.Response.Headers.CacheControl = "no-cache",
+        });
+        return app;
+    }
+
+    private static IFileProvider DashboardFiles(WebApplication app) =>
+        new PhysicalFileProvider(Path.Combine(app.Environment.WebRootPath ?? Path.Combine(AppContext.BaseDirectory, "wwwroot"), "dashboard"));
+}
