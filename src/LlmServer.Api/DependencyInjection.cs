@@ -30,6 +30,7 @@ public static class DependencyInjection
         // --- session chat API (issue 2) ---
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Proxy.GatewayApi.AddGatewayApi(services);
 
         // --- Anthropic + masking (issue 4) ---
 
@@ -44,6 +45,7 @@ public static class DependencyInjection
         // --- session chat API (issue 2) ---
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Proxy.GatewayApi.UseGateway(app);
 
         // --- Anthropic + masking (issue 4) ---
 

@@ -12,6 +12,7 @@ public static class DependencyInjection
         // --- session chat API (issue 2) ---
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Upstreams.GatewayExternal.AddGatewayUpstreams(services);
 
         // --- Anthropic + masking (issue 4) ---
 

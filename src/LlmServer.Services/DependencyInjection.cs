@@ -18,6 +18,7 @@ public static class DependencyInjection
         // --- session chat API (issue 2) ---
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Routing.GatewayServices.AddGatewayServices(services);
 
         // --- Anthropic + masking (issue 4) ---
 
