@@ -63,12 +63,7 @@ public sealed class OpenAiGatewayController : ControllerBase
         {
             Error = new OpenAiError { Message = $"The model `{id}` does not exist.", Type = "invalid_request_error", Param = "model", Code = "model_not_found" },
         };
-        return new ContentResult
-        {
-            StatusCode = 404,
-            ContentType = "application/json",
-            Content = JsonSerializer.Serialize(error, OpenAiJsonContext.Default.OpenAiErrorResponse),
-        };
+        return new FileContentResult(GatewayErrors.Serialize(error), "application/json") { };
     }
 
     private static ModelCard Card(ModelEntry m) => new()

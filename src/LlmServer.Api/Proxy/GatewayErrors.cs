@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using LlmServer.Dto.OpenAi;
 
@@ -10,18 +12,26 @@ internal static class GatewayErrors
     {
         ctx.Response.StatusCode = status;
         ctx.Response.ContentType = "application/json";
-        var body = JsonSerializer.SerializeToUtf8Bytes(
-            new OpenAiErrorResponse { Error = new OpenAiError { Message = message, Type = type, Param = param, Code = code } },
-            OpenAiJsonContext.Default.OpenAiErrorResponse);
+        var body = Serialize(new OpenAiErrorResponse { Error = new OpenAiError { Message = message, Type = type, Param = param, Code = code } });
         ctx.Response.ContentLength = body.Length;
         return ctx.Response.Body.WriteAsync(body, ctx.RequestAborted).AsTask();
+    }
+
+    /// <summary>Backticks and non-ASCII stay readable (OpenAI writes "The model `x` does not exist.").</summary>
+    internal static readonly JsonWriterOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static byte[] Serialize(OpenAiErrorResponse error)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var w = new Utf8JsonWriter(buffer, Relaxed)) JsonSerializer.Serialize(w, error, OpenAiJsonContext.Default.OpenAiErrorResponse);
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>The data: line that ends a stream that failed after it started (no [DONE] follows).</summary>
     public static byte[] StreamErrorEvent(bool responsesApi, string message, string code)
     {
         var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
+        using (var w = new Utf8JsonWriter(ms, Relaxed))
         {
             w.WriteStartObject();
             if (responsesApi)
@@ -90,7 +100,7 @@ internal static class GatewayErrors
     private static Task WriteJsonAsync(HttpContext ctx, Action<Utf8JsonWriter> body)
     {
         var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
+        using (var w = new Utf8JsonWriter(ms, Relaxed))
         {
             w.WriteStartObject();
             body(w);
