@@ -17,7 +17,10 @@ public static class DependencyInjection
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
         builder.Logging.ClearProviders();
-        builder.Host.UseNLog();
+        // NOTE: NLog 5 ignores Logging:LogLevel by default (RemoveLoggerFactoryFilter = true), which logged every
+        // request at Debug and made LOG_LEVEL a no-op; keep the Microsoft filters so appsettings/LOG_LEVEL apply.
+        // Scopes are off: the layouts never print them, and Hosting opens one per request.
+        builder.Host.UseNLog(new NLogAspNetCoreOptions { RemoveLoggerFactoryFilter = false, IncludeScopes = false });
         return builder;
     }
 

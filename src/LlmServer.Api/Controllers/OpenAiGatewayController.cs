@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace LlmServer.Api.Controllers;
 
 /// <summary>
-/// The OpenAI/vLLM-compatible API. Request bodies are not bound: they are forwarded as they are (only the
-/// model name may be rewritten), so any OpenAI or vLLM field passes through.
+/// The OpenAI/vLLM-compatible model listing. The proxied operations (chat/completions, completions, responses,
+/// embeddings) are mapped as plain endpoints in <see cref="GatewayApi"/>: the hot path skips MVC.
 /// </summary>
 [Route("v1")]
 [Produces("application/json")]
@@ -19,32 +19,6 @@ public sealed class OpenAiGatewayController : ControllerBase
 
     /// <summary>Created by MVC.</summary>
     public OpenAiGatewayController(IModelRouter router) => _router = router;
-
-    private GatewayProxy Proxy => HttpContext.RequestServices.GetRequiredService<GatewayProxy>();
-
-    /// <summary>Creates a chat completion (plain or SSE stream). Header x-session-id adds stored session history.</summary>
-    [HttpPost("chat/completions")]
-    [Consumes("application/json")]
-    public Task ChatCompletions() => Proxy.ForwardAsync(HttpContext, GatewayRoute.ChatCompletions);
-
-    /// <summary>Creates a (legacy) text completion.</summary>
-    [HttpPost("completions")]
-    [Consumes("application/json")]
-    public Task Completions() => Proxy.ForwardAsync(HttpContext, GatewayRoute.Completions);
-
-    /// <summary>Creates a model response (Responses API).</summary>
-    [HttpPost("responses")]
-    [Consumes("application/json")]
-    public Task Responses() => Proxy.ForwardAsync(HttpContext, GatewayRoute.Responses);
-
-    /// <summary>Retrieves a model response by id.</summary>
-    [HttpGet("responses/{id}")]
-    public Task GetResponse(string id) => Proxy.RetrieveResponseAsync(HttpContext, id);
-
-    /// <summary>Creates embeddings.</summary>
-    [HttpPost("embeddings")]
-    [Consumes("application/json")]
-    public Task Embeddings() => Proxy.ForwardAsync(HttpContext, GatewayRoute.Embeddings);
 
     /// <summary>Lists the routable models.</summary>
     [HttpGet("models")]
