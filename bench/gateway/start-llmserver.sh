@@ -5,7 +5,7 @@
 set -euo pipefail
 UPSTREAM=${1:?upstream /v1 URL}
 PORT=${2:-${OURS_PORT:-28083}}
-PUBLISH=${PUBLISH:-/tmp/llmserver-gw-publish}
+PUBLISH=${PUBLISH:-/tmp/llmserver-gw-r2r}
 cd "$PUBLISH"
 # DOTNET_GCgen0size: a 8 MB gen0 budget instead of the cache-sized default keeps RSS ~30 MB lower for a proxy
 # whose allocations all die young (the runtimeconfig knob is not honoured; only the env var is).
