@@ -49,11 +49,19 @@ internal sealed class GatewayHost : IAsyncDisposable
             s.AddSingleton<IChatHistoryStore>(host.History);
         }));
         host = new GatewayHost(fake, app, factory);
-        factory.UseKestrel(0);
-        factory.StartServer();
-        using var probe = factory.CreateClient();
-        host.BaseAddress = probe.BaseAddress!;
-        return host;
+        try
+        {
+            factory.UseKestrel(0);
+            factory.StartServer();
+            using var probe = factory.CreateClient();
+            host.BaseAddress = probe.BaseAddress!;
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
     }
 
     public static Dictionary<string, string?> DefaultSettings(string upstreamV1) => new()
