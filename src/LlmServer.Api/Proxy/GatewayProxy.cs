@@ -262,7 +262,14 @@ internal sealed partial class GatewayProxy(
             CopyHeaders(response, ctx.Response);
             ctx.Response.ContentLength = total;
             if (x.Record) Record(x, ctx.Response.StatusCode, usage.HasUsage ? usage.Usage : null, null);
-            await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, total), ctx.RequestAborted);
+            try
+            {
+                await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, total), ctx.RequestAborted);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
+            {
+                // NOTE: the client left while we wrote; not a server error. The answer is complete, so the turn is still stored.
+            }
             if (turn is not null && x.Result.Outcome == UpstreamOutcome.Ok) await sessions.StoreAsync(turn);
         }
         finally
