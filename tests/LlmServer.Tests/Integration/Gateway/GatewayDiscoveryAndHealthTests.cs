@@ -49,6 +49,29 @@ public sealed class GatewayDiscoveryAndHealthTests
     }
 
     [Test]
+    public async Task VllmBaseUrlAndKey_CreateAnUpstreamServingItsModels()
+    {
+        // NOTE: VLLM_BASE_URL / VLLM_API_KEY map onto LlmServer:Vllm:BaseUrl / ApiKey (EnvironmentShortcuts).
+        var fake = await FakeUpstreamServer.StartAsync();
+        await using var vllm = await GatewayHost.StartAsync(fake: fake, configure: s =>
+        {
+            foreach (var k in s.Keys.Where(k => k.StartsWith("LlmServer:Gateway:Upstreams", StringComparison.Ordinal) || k.StartsWith("LlmServer:Gateway:Models", StringComparison.Ordinal)).ToList()) s.Remove(k);
+            s["LlmServer:Vllm:BaseUrl"] = fake.BaseUrl;
+            s["LlmServer:Vllm:ApiKey"] = "vllm-key";
+            s["LlmServer:Gateway:DefaultModel"] = "fake-vllm-model";
+        });
+
+        var data = await ModelsAsync(vllm, d => d.Count > 0);
+        using var http = vllm.Client();
+        var chat = await http.PostAsync("v1/chat/completions", new StringContent("""{"model":"fake-vllm-model","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.That(data.Select(m => (string?)m!["id"]), Does.Contain("fake-vllm-model"));
+        Assert.That((int)chat.StatusCode, Is.EqualTo(200));
+        Assert.That(fake.LastRequest.Path, Is.EqualTo("/v1/chat/completions"), "a base URL without /v1 gets it");
+        Assert.That(fake.LastRequest.ApiKey, Is.EqualTo("vllm-key"));
+    }
+
+    [Test]
     public async Task Health_IsHealthyWithAReachableUpstream()
     {
         await using var host = await GatewayHost.StartAsync();
