@@ -22,8 +22,10 @@ public static class DependencyInjection
         }
         builder.Logging.ClearProviders();
         Logging.RedactSecretsWrapper.Register();
-        // NOTE: keep the Logging:LogLevel filters (and LOG_LEVEL) in force; NLog would otherwise log every category at Trace.
-        builder.Host.UseNLog(new NLogAspNetCoreOptions { RemoveLoggerFactoryFilter = false });
+        // NOTE: NLog 5 ignores Logging:LogLevel by default (RemoveLoggerFactoryFilter = true), which logged every
+        // request at Debug and made LOG_LEVEL a no-op; keep the Microsoft filters so appsettings/LOG_LEVEL apply.
+        // Scopes are off: the layouts never print them, and Hosting opens one per request.
+        builder.Host.UseNLog(new NLogAspNetCoreOptions { RemoveLoggerFactoryFilter = false, IncludeScopes = false });
         return builder;
     }
 
@@ -37,6 +39,7 @@ public static class DependencyInjection
         services.AddSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Proxy.GatewayApi.AddGatewayApi(services);
 
         // --- Anthropic + masking (issue 4) ---
         services.AddAnthropicApi(configuration);
@@ -53,6 +56,7 @@ public static class DependencyInjection
         app.UseSessionChatApi();
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Proxy.GatewayApi.UseGateway(app);
 
         // --- Anthropic + masking (issue 4) ---
 

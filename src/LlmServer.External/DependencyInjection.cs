@@ -13,6 +13,7 @@ public static class DependencyInjection
         services.AddSessionChatExternal();
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Upstreams.GatewayExternal.AddGatewayUpstreams(services);
 
         // --- Anthropic + masking (issue 4) ---
         Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);

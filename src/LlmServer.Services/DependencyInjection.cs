@@ -19,6 +19,7 @@ public static class DependencyInjection
         Chat.ChatServiceRegistration.AddSessionChat(services);
 
         // --- OpenAI-compatible gateway (issue 3) ---
+        Routing.GatewayServices.AddGatewayServices(services);
 
         // --- Anthropic + masking (issue 4) ---
         Anthropic.AnthropicServiceCollectionExtensions.AddAnthropicMessages(services, configuration);

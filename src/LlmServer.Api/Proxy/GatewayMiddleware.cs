@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Globalization;
+using LlmServer.Services.Auth;
+
+namespace LlmServer.Api.Proxy;
+
+/// <summary>Per-request gateway state: the caller, and the clock that gives x-llmserver-overhead-ms.</summary>
+public sealed class GatewayRequestFeature
+{
+    internal GatewayRequestFeature(long start) => Start = start;
+
+    /// <summary>Stopwatch timestamp when the gateway took the request.</summary>
+    public long Start { get; }
+
+    /// <summary>Stopwatch ticks spent waiting on upstreams (excluded from the overhead).</summary>
+    public long UpstreamTicks { get; set; }
+
+    /// <summary>Who called (anonymous when the server runs open).</summary>
+    public CallerIdentity Caller { get; set; } = CallerIdentity.Anonymous;
+
+    /// <summary>Gateway time so far, upstream excluded.</summary>
+    public double OverheadMs => Math.Max(0, Stopwatch.GetElapsedTime(Start).TotalMilliseconds - Stopwatch.GetElapsedTime(0, UpstreamTicks).TotalMilliseconds);
+}
+
+/// <summary>
+/// Auth for /v1 and /api/v1 (master key now, virtual keys later through <see cref="IApiKeyAuthenticator"/>),
+/// and the x-llmserver-overhead-ms header on every /v1 response.
+/// </summary>
+internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticator authenticator)
+{
+    public const string OverheadHeader = "x-llmserver-overhead-ms";
+
+    private static readonly Func<object, Task> s_setOverhead = static state =>
+    {
+        var ctx = (HttpContext)state;
+        if (ctx.Features.Get<GatewayRequestFeature>() is { } f)
+        {
+            ctx.Response.Headers[OverheadHeader] = f.OverheadMs.ToString("0.###", CultureInfo.InvariantCulture);
+        }
+        return Task.CompletedTask;
+    };
+
+    public async Task InvokeAsync(HttpContext ctx)
+    {
+        var path = ctx.Request.Path;
+        var v1 = path.StartsWithSegments("/v1");
+        if (!v1 && !path.StartsWithSegments("/api/v1"))
+        {
+            await next(ctx);
+            return;
+        }
+        var feature = new GatewayRequestFeature(Stopwatch.GetTimestamp());
+        ctx.Features.Set(feature);
+        if (v1) ctx.Response.OnStarting(s_setOverhead, ctx);
+        if (authenticator.Enabled)
+        {
+            var key = PresentedKey(ctx.Request.Headers);
+            var caller = await authenticator.AuthenticateAsync(key, ctx.RequestAborted);
+            if (caller is null)
+            {
+                await GatewayErrors.WriteUnauthorizedAsync(ctx, missing: string.IsNullOrEmpty(key));
+                return;
+            }
+            feature.Caller = caller;
+        }
+        await next(ctx);
+    }
+
+    private static string? PresentedKey(IHeaderDictionary headers)
+    {
+        var auth = headers.Authorization;
+        if (auth.Count > 0)
+        {
+            var value = auth[0];
+            if (value is not null && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return value[7..].Trim();
+        }
+        var x = headers["x-api-key"];
+        return x.Count > 0 ? x[0] : null;
+    }
+}

@@ -1,0 +1,511 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Globalization;
+using LlmServer.External.Upstreams;
+using LlmServer.Services.Accounting;
+using LlmServer.Services.Pricing;
+using LlmServer.Services.Routing;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace LlmServer.Api.Proxy;
+
+/// <summary>The /v1 operations that carry a model.</summary>
+internal enum GatewayRoute
+{
+    ChatCompletions,
+    Completions,
+    Responses,
+    Embeddings,
+}
+
+/// <summary>
+/// The hot path: read the body once into a pooled buffer, find model/stream with one reader pass, splice the
+/// upstream model name and include_usage in, send with retry/circuit breaking, relay the answer (each SSE
+/// event flushed as it arrives), capture usage for the sink.
+/// </summary>
+internal sealed partial class GatewayProxy(
+    IModelRouter router,
+    IUpstreamForwarder forwarder,
+    IUsageSink usageSink,
+    ICostCalculator costs,
+    SessionMemory sessions,
+    ResponseIdCache responseIds,
+    IOptions<GatewayOptions> options,
+    TimeProvider time,
+    ILogger<GatewayProxy> logger)
+{
+    private static readonly FrozenSet<string> s_skipHeaders = new[]
+    {
+        "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Server", "Date", "Set-Cookie", "Upgrade",
+        "Proxy-Connection", "Proxy-Authenticate", "Alt-Svc", "Strict-Transport-Security", "Trailer", "TE", GatewayMiddleware.OverheadHeader,
+    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    private static readonly string[] s_paths = ["chat/completions", "completions", "responses", "embeddings"];
+    private static readonly string[] s_usageRoutes = ["chat_completions", "completions", "responses", "embeddings"];
+
+    public async Task ForwardAsync(HttpContext ctx, GatewayRoute route)
+    {
+        var feature = ctx.Features.Get<GatewayRequestFeature>() ?? new GatewayRequestFeature(Stopwatch.GetTimestamp());
+        var max = options.Value.MaxRequestBodyBytes;
+        var (buffer, length) = await ReadBodyAsync(ctx.Request, max, ctx.RequestAborted);
+        try
+        {
+            if (length > max)
+            {
+                await GatewayErrors.WriteOpenAiAsync(ctx, 413, $"The request body exceeds {max} bytes.", "invalid_request_error", null, "request_too_large");
+                return;
+            }
+            ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
+
+            SessionMemory.Turn? turn = null;
+            if (route == GatewayRoute.ChatCompletions && ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && !StringValues.IsNullOrEmpty(sid))
+            {
+                var sessionId = sid.ToString();
+                if (!SessionMemory.IsValidId(sessionId))
+                {
+                    await GatewayErrors.WriteOpenAiAsync(ctx, 400, "The x-session-id header must be 1 to 128 printable characters.", "invalid_request_error", SessionMemory.Header, null);
+                    return;
+                }
+                var (withHistory, pending) = await sessions.PrepareAsync(sessionId, body, ctx.RequestAborted);
+                if (withHistory is not null) body = withHistory;
+                turn = pending;
+            }
+
+            var scan = RequestScan.Run(body.Span);
+            if (scan.Error is not null)
+            {
+                await GatewayErrors.WriteOpenAiAsync(ctx, 400, scan.Error, "invalid_request_error", scan.ErrorParam, null);
+                return;
+            }
+            if (!router.TryResolve(scan.Model, out var modelRoute))
+            {
+                var name = string.IsNullOrEmpty(scan.Model) ? router.DefaultModel : scan.Model;
+                await GatewayErrors.WriteOpenAiAsync(ctx, 400, $"The model `{name}` does not exist.", "invalid_request_error", "model", "model_not_found");
+                return;
+            }
+
+            var streamsUsage = route is GatewayRoute.ChatCompletions or GatewayRoute.Completions;
+            var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
+            var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)route], new SplicedBody(body, scan, usageEdit),
+                scan.Stream ? "text/event-stream" : "application/json");
+
+            using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
+            feature.UpstreamTicks += result.UpstreamTicks;
+            var exchange = new Exchange(ctx, feature, route, modelRoute.Model.Name, result, scan.Stream);
+            switch (result.Outcome)
+            {
+                case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
+                    await RelayStreamAsync(exchange, dropUsageChunk: usageEdit is not null, turn);
+                    break;
+                case UpstreamOutcome.Ok:
+                case UpstreamOutcome.ClientError:
+                    await RelayBodyAsync(exchange, turn);
+                    break;
+                default:
+                    await WriteFailureAsync(exchange, modelRoute.Model.Name);
+                    break;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>GET /v1/responses/{id}: to the upstream that created it, else the default model's.</summary>
+    public async Task RetrieveResponseAsync(HttpContext ctx, string id)
+    {
+        var feature = ctx.Features.Get<GatewayRequestFeature>() ?? new GatewayRequestFeature(Stopwatch.GetTimestamp());
+        ModelRoute modelRoute;
+        if (responseIds.TryGet(id, out var deployment))
+        {
+            modelRoute = new ModelRoute(new ModelEntry(deployment.UpstreamModel, [deployment], null, 0), 0);
+        }
+        else if (!router.TryResolve(null, out modelRoute))
+        {
+            await GatewayErrors.WriteOpenAiAsync(ctx, 404, $"No response found with id '{id}'.", "invalid_request_error", null, null);
+            return;
+        }
+        var request = new UpstreamRequest(HttpMethod.Get, "responses/" + Uri.EscapeDataString(id), null, "application/json");
+        using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
+        feature.UpstreamTicks += result.UpstreamTicks;
+        var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, result, false) { Record = false };
+        if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) await RelayBodyAsync(exchange, null);
+        else await WriteFailureAsync(exchange, modelRoute.Model.Name);
+    }
+
+    private sealed class Exchange(HttpContext ctx, GatewayRequestFeature feature, GatewayRoute route, string model, UpstreamResult result, bool stream)
+    {
+        public HttpContext Ctx { get; } = ctx;
+        public GatewayRequestFeature Feature { get; } = feature;
+        public GatewayRoute Route { get; } = route;
+        public string Model { get; } = model;
+        public UpstreamResult Result { get; } = result;
+        public bool Stream { get; } = stream;
+        public bool Record { get; init; } = true;
+    }
+
+    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
+    {
+        var expected = request.ContentLength;
+        if (expected > max) return (ArrayPool<byte>.Shared.Rent(1), max + 1);
+        var buffer = ArrayPool<byte>.Shared.Rent(expected is > 0 ? (int)expected.Value : 4096);
+        var total = 0;
+        var body = request.Body;
+        while (true)
+        {
+            if (total == buffer.Length)
+            {
+                if (total > max) break;
+                var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                buffer.AsSpan(0, total).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = bigger;
+            }
+            var n = await body.ReadAsync(buffer.AsMemory(total), cancellationToken);
+            if (n == 0) break;
+            total += n;
+            if (total == expected) break;
+        }
+        return (buffer, total);
+    }
+
+    private static bool IsEventStream(HttpResponseMessage response) =>
+        response.Content.Headers.ContentType?.MediaType is "text/event-stream";
+
+    private static void CopyHeaders(HttpResponseMessage from, HttpResponse to)
+    {
+        foreach (var header in from.Headers.NonValidated)
+        {
+            if (!s_skipHeaders.Contains(header.Key)) to.Headers[header.Key] = ToStringValues(header.Value);
+        }
+        foreach (var header in from.Content.Headers.NonValidated)
+        {
+            if (!s_skipHeaders.Contains(header.Key)) to.Headers[header.Key] = ToStringValues(header.Value);
+        }
+    }
+
+    private static StringValues ToStringValues(System.Net.Http.Headers.HeaderStringValues values)
+    {
+        if (values.Count == 1)
+        {
+            foreach (var v in values) return v;
+        }
+        return new StringValues(values.ToArray());
+    }
+
+    private async Task RelayBodyAsync(Exchange x, SessionMemory.Turn? turn)
+    {
+        var ctx = x.Ctx;
+        var response = x.Result.Response!;
+        var start = Stopwatch.GetTimestamp();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(response.Content.Headers.ContentLength is long cl and > 0 and < 64 * 1024 * 1024 ? (int)cl : 8192);
+        var total = 0;
+        try
+        {
+            try
+            {
+                await using var stream = await response.Content.ReadAsStreamAsync(x.Result.Token);
+                while (true)
+                {
+                    if (total == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, total).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                    x.Result.ArmRead();
+                    var n = await stream.ReadAsync(buffer.AsMemory(total), x.Result.Token);
+                    if (n == 0) break;
+                    total += n;
+                }
+            }
+            catch (OperationCanceledException) when (x.Result.CancelledByClient)
+            {
+                ctx.Response.StatusCode = 499;
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", "timeout while reading the body");
+                await FailAsync(x, 504, "The upstream did not finish its answer in time.", "upstream_timeout");
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException)
+            {
+                x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+                LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", ex.Message);
+                await FailAsync(x, 502, "The upstream connection broke before the answer was complete.", "upstream_disconnected");
+                return;
+            }
+            x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            var span = buffer.AsSpan(0, total);
+            UsageScan usage = default;
+            if (x.Result.Outcome == UpstreamOutcome.Ok && x.Record && IsJson(response))
+            {
+                usage = UsageScanner.Scan(span, wantId: x.Route == GatewayRoute.Responses);
+                if (!usage.Valid)
+                {
+                    LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", "the upstream answered 2xx with invalid JSON");
+                    await FailAsync(x, 502, "The upstream returned an invalid response.", "upstream_invalid_response");
+                    return;
+                }
+                if (usage.Id is { } id && x.Route == GatewayRoute.Responses && x.Result.Deployment is { } d) responseIds.Remember(id, d);
+                if (turn is not null) SessionMemory.CaptureCompletion(turn, span);
+            }
+            ctx.Response.StatusCode = (int)response.StatusCode;
+            CopyHeaders(response, ctx.Response);
+            ctx.Response.ContentLength = total;
+            if (x.Record) Record(x, ctx.Response.StatusCode, usage.HasUsage ? usage.Usage : null, null);
+            try
+            {
+                await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, total), ctx.RequestAborted);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
+            {
+                // NOTE: the client left while we wrote; not a server error. The answer is complete, so the turn is still stored.
+            }
+            if (turn is not null && x.Result.Outcome == UpstreamOutcome.Ok) await sessions.StoreAsync(turn);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool IsJson(HttpResponseMessage response) =>
+        response.Content.Headers.ContentType?.MediaType is { } m && m.Contains("json", StringComparison.OrdinalIgnoreCase);
+
+    private async Task RelayStreamAsync(Exchange x, bool dropUsageChunk, SessionMemory.Turn? turn)
+    {
+        var ctx = x.Ctx;
+        var response = x.Result.Response!;
+        ctx.Response.StatusCode = (int)response.StatusCode;
+        CopyHeaders(response, ctx.Response);
+        ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var writer = ctx.Response.BodyWriter;
+        var responsesApi = x.Route == GatewayRoute.Responses;
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        var filled = 0;
+        var terminal = false;
+        TokenUsage? usage = null;
+        string? error = null;
+        try
+        {
+            await ctx.Response.StartAsync(ctx.RequestAborted);
+            await using var stream = await response.Content.ReadAsStreamAsync(x.Result.Token);
+            while (true)
+            {
+                x.Result.ArmRead();
+                int n;
+                try
+                {
+                    n = await stream.ReadAsync(buffer.AsMemory(filled), x.Result.Token);
+                }
+                catch (OperationCanceledException) when (x.Result.CancelledByClient)
+                {
+                    error = "client_disconnected";
+                    break;
+                }
+                catch (OperationCanceledException)
+                {
+                    var total = x.Result.TotalTimeoutReached;
+                    LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", total ? "total timeout mid-stream" : "idle timeout mid-stream");
+                    error = "upstream_timeout";
+                    writer.Write(GatewayErrors.StreamErrorEvent(responsesApi, "The upstream stopped sending before the answer was complete.", error));
+                    await writer.FlushAsync(ctx.RequestAborted);
+                    break;
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException)
+                {
+                    LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", ex.Message);
+                    error = "upstream_disconnected";
+                    writer.Write(GatewayErrors.StreamErrorEvent(responsesApi, "The upstream connection broke before the answer was complete.", error));
+                    await writer.FlushAsync(ctx.RequestAborted);
+                    break;
+                }
+                if (n == 0)
+                {
+                    if (filled > 0) writer.Write(buffer.AsSpan(0, filled));
+                    if (!terminal)
+                    {
+                        LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", "the stream ended without its final event");
+                        error = "upstream_disconnected";
+                        writer.Write(GatewayErrors.StreamErrorEvent(responsesApi, "The upstream ended the stream before the answer was complete.", error));
+                    }
+                    await writer.FlushAsync(ctx.RequestAborted);
+                    break;
+                }
+                filled += n;
+                var start = 0;
+                int end;
+                while ((end = EventEnd(buffer.AsSpan(start, filled - start))) > 0)
+                {
+                    var ev = buffer.AsSpan(start, end);
+                    if (ProcessEvent(ev, responsesApi, dropUsageChunk, turn, ref usage, ref terminal, x)) writer.Write(ev);
+                    start += end;
+                }
+                if (start > 0)
+                {
+                    buffer.AsSpan(start, filled - start).CopyTo(buffer);
+                    filled -= start;
+                }
+                if (filled == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, filled).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var flush = await writer.FlushAsync(ctx.RequestAborted);
+                if (flush.IsCanceled || flush.IsCompleted)
+                {
+                    error = "client_disconnected";
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            error = "client_disconnected";
+        }
+        catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
+        {
+            error = "client_disconnected";
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        Record(x, error is null ? ctx.Response.StatusCode : error == "client_disconnected" ? 499 : 502, usage, error);
+        if (turn is not null && error is null && terminal) await sessions.StoreAsync(turn);
+    }
+
+    /// <summary>Length of the first complete SSE event (its blank line included), or 0.</summary>
+    private static int EventEnd(ReadOnlySpan<byte> span)
+    {
+        var offset = 0;
+        while (true)
+        {
+            var i = span[offset..].IndexOf((byte)'\n');
+            if (i < 0) return 0;
+            var at = offset + i + 1;
+            if (at < span.Length && span[at] == '\n') return at + 1;
+            if (at + 1 < span.Length && span[at] == '\r' && span[at + 1] == '\n') return at + 2;
+            if (at >= span.Length) return 0;
+            offset = at;
+        }
+    }
+
+    /// <summary>Inspects one event; false when it must not reach the client (the usage chunk it did not ask for).</summary>
+    private bool ProcessEvent(ReadOnlySpan<byte> ev, bool responsesApi, bool dropUsageChunk, SessionMemory.Turn? turn, ref TokenUsage? usage, ref bool terminal, Exchange x)
+    {
+        var d = ev.IndexOf("data:"u8);
+        if (d < 0) return true;
+        var payload = ev[(d + 5)..];
+        if (payload.Length > 0 && payload[0] == ' ') payload = payload[1..];
+        var nl = payload.IndexOf((byte)'\n');
+        if (nl >= 0) payload = payload[..nl];
+        payload = payload.TrimEnd((byte)'\r');
+        if (payload.SequenceEqual("[DONE]"u8))
+        {
+            terminal = true;
+            return true;
+        }
+        if (responsesApi)
+        {
+            var isEnd = ev.IndexOf("\"response.completed\""u8) >= 0 || ev.IndexOf("\"response.incomplete\""u8) >= 0 || ev.IndexOf("\"response.failed\""u8) >= 0;
+            if (isEnd)
+            {
+                terminal = true;
+                var scan = UsageScanner.Scan(payload, wantId: true);
+                if (scan.HasUsage) usage = scan.Usage;
+                if (scan.Id is { } id && x.Result.Deployment is { } dep) responseIds.Remember(id, dep);
+            }
+            return true;
+        }
+        if (turn is not null) SessionMemory.CaptureDelta(turn, payload);
+        var u = payload.IndexOf("\"usage\""u8);
+        if (u < 0) return true;
+        var rest = payload[(u + 7)..].TrimStart(" \t:"u8);
+        if (rest.Length == 0 || rest[0] != '{') return true;
+        var chunk = UsageScanner.Scan(payload, wantId: false);
+        if (!chunk.HasUsage) return true;
+        usage = chunk.Usage;
+        return !(dropUsageChunk && chunk.ChoicesEmpty);
+    }
+
+    private async Task WriteFailureAsync(Exchange x, string model)
+    {
+        var r = x.Result;
+        switch (r.Outcome)
+        {
+            case UpstreamOutcome.ClientAborted:
+                x.Ctx.Response.StatusCode = 499;
+                Record(x, 499, null, "client_disconnected");
+                return;
+            case UpstreamOutcome.Timeout:
+                await FailAsync(x, 504, "The upstream did not answer in time.", "upstream_timeout");
+                return;
+            case UpstreamOutcome.RateLimited:
+                if (r.RetryAfter is { } after) x.Ctx.Response.Headers.RetryAfter = Math.Ceiling(after.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+                await FailAsync(x, 429, $"Rate limit reached for `{model}` at the upstream. Please try again later.", "rate_limit_exceeded", "requests");
+                return;
+            case UpstreamOutcome.UpstreamError:
+                await FailAsync(x, 502, $"The upstream failed to answer (status {r.UpstreamStatus}).", "upstream_error");
+                return;
+            case UpstreamOutcome.CircuitOpen:
+                await FailAsync(x, 503, $"The model `{model}` is temporarily unavailable. Please try again shortly.", "upstream_unavailable");
+                return;
+            case UpstreamOutcome.Unsupported:
+                await FailAsync(x, 400, $"The model `{model}` is served by an Anthropic upstream; call it through /v1/messages.", "model_not_supported", "invalid_request_error", "model");
+                return;
+            default:
+                await FailAsync(x, 502, "The upstream could not be reached.", "upstream_unreachable");
+                return;
+        }
+    }
+
+    private Task FailAsync(Exchange x, int status, string message, string code, string type = "server_error", string? param = null)
+    {
+        if (x.Record) Record(x, status, null, code);
+        return GatewayErrors.WriteOpenAiAsync(x.Ctx, status, message, type, param, code);
+    }
+
+    private void Record(Exchange x, int status, TokenUsage? usage, string? errorCode)
+    {
+        if (!x.Record) return;
+        var deployment = x.Result.Deployment;
+        decimal? cost = null;
+        if (usage is { } u && deployment is not null) cost = costs.Compute(deployment.UpstreamModel, u).Usd;
+        var t = usage ?? default;
+        usageSink.Record(new UsageRecord
+        {
+            Timestamp = time.GetUtcNow(),
+            KeyId = x.Feature.Caller.KeyId,
+            SessionId = x.Ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) ? sid.ToString() : null,
+            Route = s_usageRoutes[(int)x.Route],
+            Model = x.Model,
+            Upstream = deployment?.Upstream.Name,
+            Status = status,
+            InputTokens = t.InputTokens,
+            CachedTokens = t.CachedTokens,
+            OutputTokens = t.OutputTokens,
+            ReasoningTokens = t.ReasoningTokens,
+            CostUsd = cost,
+            ApiKeySource = "server",
+            LatencyMs = Stopwatch.GetElapsedTime(x.Feature.Start).TotalMilliseconds,
+            OverheadMs = x.Feature.OverheadMs,
+            Stream = x.Stream,
+            ErrorCode = errorCode,
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream answer on {Deployment} failed: {Reason}")]
+    private static partial void LogBodyFailure(ILogger logger, string deployment, string reason);
+}

@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using LlmServer.Services.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Retry;
+
+namespace LlmServer.External.Upstreams;
+
+/// <summary>Sends a request to a model's deployments with retry and per-deployment circuit breakers.</summary>
+public interface IUpstreamForwarder
+{
+    /// <summary>
+    /// Sends until a response worth relaying arrives (2xx or a non-retryable 4xx) or the policy gives up.
+    /// Nothing reached the client yet, so retries are safe. Never throws for upstream failures.
+    /// </summary>
+    ValueTask<UpstreamResult> SendAsync(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted);
+
+    /// <summary>True when the deployment's circuit is open (for /health).</summary>
+    bool IsOpen(Deployment deployment);
+}
+
+/// <inheritdoc />
+public sealed partial class UpstreamForwarder : IUpstreamForwarder
+{
+    private readonly UpstreamHttpClients _clients;
+    private readonly UpstreamProtocols _protocols;
+    private readonly GatewayOptions _options;
+    private readonly ILogger<UpstreamForwarder> _logger;
+    private readonly ResiliencePipeline<UpstreamResult> _retry;
+    private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string, string), Uri> _uris = new();
+
+    private sealed record Breaker(ResiliencePipeline<UpstreamResult> Pipeline, CircuitBreakerStateProvider State);
+
+    private sealed class SendState(UpstreamForwarder self, UpstreamRequest request, ModelRoute route, CancellationToken clientAborted)
+    {
+        public readonly UpstreamForwarder Self = self;
+        public readonly UpstreamRequest Request = request;
+        public readonly ModelRoute Route = route;
+        public readonly CancellationToken ClientAborted = clientAborted;
+        public int Next;
+        public int Attempts;
+        public long UpstreamTicks;
+        public Deployment? Current;
+    }
+
+    public UpstreamForwarder(UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options, ILogger<UpstreamForwarder> logger)
+    {
+        _clients = clients;
+        _protocols = protocols;
+        _options = options.Value;
+        _logger = logger;
+        var r = _options.Retry;
+        _retry = r.MaxAttempts <= 1
+            ? ResiliencePipeline<UpstreamResult>.Empty
+            : new ResiliencePipelineBuilder<UpstreamResult>().AddRetry(new RetryStrategyOptions<UpstreamResult>
+            {
+                MaxRetryAttempts = Math.Min(r.MaxAttempts, 3) - 1,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(r.BaseDelayMs),
+                MaxDelay = TimeSpan.FromMilliseconds(Math.Max(r.MaxDelayMs, r.BaseDelayMs)),
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result?.Retryable == true),
+                // NOTE: a Retry-After within the cap replaces the backoff; null falls back to exponential + jitter.
+                DelayGenerator = static args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
+                OnRetry = args =>
+                {
+                    var failed = args.Outcome.Result;
+                    if (failed is not null)
+                    {
+                        LogRetry(_logger, failed.Deployment?.Id ?? "-", failed.Outcome, failed.UpstreamStatus, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
+                        failed.Dispose();
+                    }
+                    return default;
+                },
+            }).Build();
+    }
+
+    public bool IsOpen(Deployment deployment) =>
+        _breakers.TryGetValue(deployment.Id, out var b) && b.State.CircuitState is CircuitState.Open or CircuitState.Isolated;
+
+    public async ValueTask<UpstreamResult> SendAsync(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted)
+    {
+        var state = new SendState(this, request, route, clientAborted);
+        var context = ResilienceContextPool.Shared.Get(clientAborted);
+        Outcome<UpstreamResult> outcome;
+        try
+        {
+            outcome = await _retry.ExecuteOutcomeAsync(static (ctx, s) => s.Self.AttemptAsync(s, ctx), context, state).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+        var result = outcome.Result ?? (clientAborted.IsCancellationRequested
+            ? new UpstreamResult(UpstreamOutcome.ClientAborted, state.Current, clientAborted)
+            : new UpstreamResult(UpstreamOutcome.Unreachable, state.Current, clientAborted) { Detail = outcome.Exception?.Message });
+        result.UpstreamTicks = state.UpstreamTicks;
+        result.Attempts = state.Attempts;
+        if (result.Outcome is not (UpstreamOutcome.Ok or UpstreamOutcome.ClientError or UpstreamOutcome.ClientAborted))
+        {
+            LogGaveUp(_logger, result.Deployment?.Id ?? "-", result.Outcome, result.UpstreamStatus, state.Attempts, result.Detail);
+        }
+        return result;
+    }
+
+    private async ValueTask<Outcome<UpstreamResult>> AttemptAsync(SendState s, ResilienceContext outer)
+    {
+        s.Attempts++;
+        Deployment? chosen = null;
+        Breaker? breaker = null;
+        for (var i = 0; i < s.Route.Count; i++)
+        {
+            var d = s.Route.At(s.Next + i);
+            var b = BreakerFor(d);
+            if (b.State.CircuitState is CircuitState.Open or CircuitState.Isolated) continue;
+            chosen = d;
+            breaker = b;
+            s.Next += i + 1;
+            break;
+        }
+        if (chosen is null || breaker is null)
+        {
+            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open" });
+        }
+        s.Current = chosen;
+        var inner = ResilienceContextPool.Shared.Get(outer.CancellationToken);
+        try
+        {
+            var outcome = await breaker.Pipeline.ExecuteOutcomeAsync(
+                static async (_, st) => Outcome.FromResult(await st.Self.SendOnceAsync(st).ConfigureAwait(false)), inner, s).ConfigureAwait(false);
+            if (outcome.Exception is BrokenCircuitException)
+            {
+                // NOTE: the circuit opened between the state check and the call; let the retry move on.
+                return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, chosen, s.ClientAborted) { Retryable = true, Detail = "circuit open" });
+            }
+            return outcome;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(inner);
+        }
+    }
+
+    private Breaker BreakerFor(Deployment d) => _breakers.GetOrAdd(d.Id, static (_, o) =>
+    {
+        var state = new CircuitBreakerStateProvider();
+        var pipeline = new ResiliencePipelineBuilder<UpstreamResult>().AddCircuitBreaker(new CircuitBreakerStrategyOptions<UpstreamResult>
+        {
+            FailureRatio = o.FailureRatio,
+            MinimumThroughput = Math.Max(2, o.MinimumThroughput),
+            SamplingDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.SamplingSeconds)),
+            BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakSeconds)),
+            ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result?.BreakerFailure == true),
+            StateProvider = state,
+        }).Build();
+        return new Breaker(pipeline, state);
+    }, _options.CircuitBreaker);
+
+    private Uri UriFor(UpstreamDefinition upstream, UpstreamRequest request)
+    {
+        if (request.Method != HttpMethod.Post) return new Uri(upstream.BaseUrl + "/" + request.Path);
+        return _uris.GetOrAdd((upstream.Name, request.Path), static (_, a) => new Uri(a.BaseUrl + "/" + a.Path), (upstream.BaseUrl, request.Path));
+    }
+
+    private async ValueTask<UpstreamResult> SendOnceAsync(SendState s)
+    {
+        var d = s.Current!;
+        var upstream = d.Upstream;
+        var protocol = _protocols.For(d.Kind);
+        if (protocol is null || !protocol.SpeaksOpenAiWire)
+        {
+            return new UpstreamResult(UpstreamOutcome.Unsupported, d, s.ClientAborted) { Detail = $"upstream kind {d.Kind} cannot serve OpenAI-wire requests" };
+        }
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(s.ClientAborted);
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(upstream.TotalTimeout.TotalSeconds * Stopwatch.Frequency);
+        cts.CancelAfter(upstream.FirstByteTimeout < upstream.TotalTimeout ? upstream.FirstByteTimeout : upstream.TotalTimeout);
+        using var message = new HttpRequestMessage(s.Request.Method, UriFor(upstream, s.Request))
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            Content = s.Request.Body?.Create(d),
+        };
+        protocol.ApplyAuth(message.Headers, upstream);
+        if (s.Request.Accept is { } accept) message.Headers.TryAddWithoutValidation("Accept", accept);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _clients.For(upstream).SendAsync(message, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (s.ClientAborted.IsCancellationRequested)
+        {
+            cts.Dispose();
+            return new UpstreamResult(UpstreamOutcome.ClientAborted, d, s.ClientAborted);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            cts.Dispose();
+            s.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            return new UpstreamResult(UpstreamOutcome.Timeout, d, s.ClientAborted) { BreakerFailure = true, Detail = "no response headers within the first-byte timeout" };
+        }
+        catch (OperationCanceledException ex)
+        {
+            // NOTE: SocketsHttpHandler.ConnectTimeout surfaces as a cancellation that is not ours: a connect error.
+            cts.Dispose();
+            s.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            return new UpstreamResult(UpstreamOutcome.Unreachable, d, s.ClientAborted) { Retryable = true, BreakerFailure = true, Detail = "connect timeout: " + ex.Message };
+        }
+        catch (HttpRequestException ex)
+        {
+            cts.Dispose();
+            s.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            var connect = ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError;
+            return new UpstreamResult(UpstreamOutcome.Unreachable, d, s.ClientAborted) { Retryable = connect, BreakerFailure = true, Detail = ex.HttpRequestError + ": " + ex.Message };
+        }
+        s.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+        var status = (int)response.StatusCode;
+        if (status is >= 200 and < 300 || (status is >= 400 and < 500 && status != 429))
+        {
+            var ok = new UpstreamResult(status < 300 ? UpstreamOutcome.Ok : UpstreamOutcome.ClientError, d, s.ClientAborted) { UpstreamStatus = status };
+            ok.Attach(response, cts, deadline);
+            return ok;
+        }
+        var retryAfter = RetryAfterOf(response);
+        response.Dispose();
+        cts.Dispose();
+        if (status == 429)
+        {
+            var cap = TimeSpan.FromSeconds(_options.Retry.MaxRetryAfterSeconds);
+            return new UpstreamResult(UpstreamOutcome.RateLimited, d, s.ClientAborted)
+            {
+                UpstreamStatus = 429,
+                Retryable = retryAfter is null || retryAfter <= cap,
+                RetryAfter = retryAfter,
+                Detail = "429 from upstream",
+            };
+        }
+        return new UpstreamResult(UpstreamOutcome.UpstreamError, d, s.ClientAborted)
+        {
+            UpstreamStatus = status,
+            Retryable = status >= 500,
+            BreakerFailure = status >= 500,
+            Detail = $"status {status} from upstream",
+        };
+    }
+
+    private static TimeSpan? RetryAfterOf(HttpResponseMessage response)
+    {
+        var h = response.Headers.RetryAfter;
+        if (h is null) return null;
+        if (h.Delta is { } delta) return delta;
+        if (h.Date is { } date) return date - DateTimeOffset.UtcNow is var d && d > TimeSpan.Zero ? d : TimeSpan.Zero;
+        return null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream attempt on {Deployment} failed ({Outcome}, status {Status}); retry {Attempt} in {DelayMs} ms")]
+    private static partial void LogRetry(ILogger logger, string deployment, UpstreamOutcome outcome, int status, int attempt, double delayMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Upstream call on {Deployment} failed: {Outcome}, status {Status}, after {Attempts} attempt(s): {Detail}")]
+    private static partial void LogGaveUp(ILogger logger, string deployment, UpstreamOutcome outcome, int status, int attempts, string? detail);
+}

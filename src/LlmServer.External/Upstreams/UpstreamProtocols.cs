@@ -1,0 +1,70 @@
+using System.Net.Http.Headers;
+using LlmServer.Services.Routing;
+
+namespace LlmServer.External.Upstreams;
+
+/// <summary>
+/// How to talk to one kind of upstream. The forwarder asks for the protocol by <see cref="Kind"/>; a
+/// translating handler (Anthropic for OpenAI-wire requests, issue 4) plugs in by registering another.
+/// </summary>
+public interface IUpstreamProtocol
+{
+    /// <summary>openai, azure_openai, openai_compatible or anthropic.</summary>
+    string Kind { get; }
+
+    /// <summary>True when OpenAI-wire request bodies can be forwarded as they are.</summary>
+    bool SpeaksOpenAiWire { get; }
+
+    /// <summary>Adds the upstream's credentials to an outgoing request.</summary>
+    void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream);
+}
+
+/// <summary>OpenAI and OpenAI-compatible servers (vLLM, Ollama, LM Studio): Bearer key.</summary>
+internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
+{
+    public string Kind { get; } = kind;
+    public bool SpeaksOpenAiWire => true;
+
+    public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
+    {
+        if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("Authorization", "Bearer " + key);
+    }
+}
+
+/// <summary>Azure OpenAI v1 endpoint (…/openai/v1): api-key header, deployment name as model.</summary>
+internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
+{
+    public string Kind => UpstreamKinds.AzureOpenAi;
+    public bool SpeaksOpenAiWire => true;
+
+    public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
+    {
+        if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("api-key", key);
+    }
+}
+
+/// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler of issue 4.</summary>
+internal sealed class AnthropicProtocol : IUpstreamProtocol
+{
+    public string Kind => UpstreamKinds.Anthropic;
+    public bool SpeaksOpenAiWire => false;
+
+    public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
+    {
+        if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("x-api-key", key);
+        headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+    }
+}
+
+/// <summary>Looks up the protocol for a kind (last registration wins, so a later handler can replace one).</summary>
+public sealed class UpstreamProtocols
+{
+    private readonly Dictionary<string, IUpstreamProtocol> _byKind = new(StringComparer.Ordinal);
+
+    public UpstreamProtocols(IEnumerable<IUpstreamProtocol> protocols)
+    {
+        foreach (var p in protocols) _byKind[p.Kind] = p;
+    }
+
+    public IUpstreamProtocol? For(string kind) => _byKind.GetValueOrDefault(kind);
+}

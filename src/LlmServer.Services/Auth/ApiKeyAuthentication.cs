@@ -1,0 +1,54 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+
+namespace LlmServer.Services.Auth;
+
+/// <summary>Who called: the master key holder, or (later) a virtual key. Never holds the key itself.</summary>
+/// <param name="KeyId">A stable id for accounting (never the key).</param>
+/// <param name="IsMaster">True for the master key.</param>
+public sealed record CallerIdentity(string KeyId, bool IsMaster)
+{
+    /// <summary>The caller when the server runs open (no master key).</summary>
+    public static CallerIdentity Anonymous { get; } = new("anonymous", false);
+}
+
+/// <summary>
+/// Checks a presented API key. The master key is one implementation; virtual keys (issue 5) plug in by
+/// registering another (or a composite) in its place.
+/// </summary>
+public interface IApiKeyAuthenticator
+{
+    /// <summary>False when the server runs open: every caller is <see cref="CallerIdentity.Anonymous"/>.</summary>
+    bool Enabled { get; }
+
+    /// <summary>The caller for <paramref name="presentedKey"/>, or null when the key is missing or wrong.</summary>
+    ValueTask<CallerIdentity?> AuthenticateAsync(string? presentedKey, CancellationToken cancellationToken);
+}
+
+/// <summary>LlmServer:Auth:MasterKey (LLMSERVER_MASTER_KEY); constant-time compare over SHA-256 hashes.</summary>
+public sealed class MasterKeyAuthenticator : IApiKeyAuthenticator
+{
+    private static readonly CallerIdentity s_master = new("master", true);
+    private readonly byte[]? _hash;
+
+    public MasterKeyAuthenticator(IConfiguration configuration)
+    {
+        var key = configuration["LlmServer:Auth:MasterKey"];
+        _hash = string.IsNullOrEmpty(key) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(key));
+    }
+
+    public bool Enabled => _hash is not null;
+
+    public ValueTask<CallerIdentity?> AuthenticateAsync(string? presentedKey, CancellationToken cancellationToken)
+    {
+        if (_hash is null) return ValueTask.FromResult<CallerIdentity?>(CallerIdentity.Anonymous);
+        if (string.IsNullOrEmpty(presentedKey) || presentedKey.Length > 1024) return ValueTask.FromResult<CallerIdentity?>(null);
+        // NOTE: hashing first makes the compare length-independent; FixedTimeEquals keeps it constant-time.
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(presentedKey.Length)];
+        var n = Encoding.UTF8.GetBytes(presentedKey, utf8);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(utf8[..n], hash);
+        return ValueTask.FromResult(CryptographicOperations.FixedTimeEquals(hash, _hash) ? s_master : null);
+    }
+}
