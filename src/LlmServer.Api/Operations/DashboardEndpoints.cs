@@ -11,7 +11,16 @@ internal static class DashboardEndpoints
 {
     public static WebApplication UseDashboard(this WebApplication app)
     {
-        app.MapGet("/dashboard", () => Results.Redirect("/dashboard/")).ExcludeFromDescription();
+        // NOTE: a middleware, not an endpoint: routing treats /dashboard and /dashboard/ alike.
+        app.Use((ctx, next) =>
+        {
+            if (ctx.Request.Path.Value is "/dashboard")
+            {
+                ctx.Response.Redirect("/dashboard/" + ctx.Request.QueryString);
+                return Task.CompletedTask;
+            }
+            return next(ctx);
+        });
         app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = DashboardFiles(app) });
         app.UseStaticFiles(new StaticFileOptions
         {

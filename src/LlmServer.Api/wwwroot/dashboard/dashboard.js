@@ -105,21 +105,24 @@
   }
 
   function renderSystem(status, info, now) {
-    const requests = num(pick(status, "requests.total", "requests", "stats.requests", "total_requests"));
-    const errors = num(pick(status, "requests.errors", "errors", "stats.errors", "total_errors"));
-    const p50 = num(pick(status, "latency.p50_ms", "latency_ms.p50", "p50_ms", "stats.p50_ms"));
-    const p95 = num(pick(status, "latency.p95_ms", "latency_ms.p95", "p95_ms", "stats.p95_ms"));
-    const cpu = num(pick(info, "cpu.process_percent", "cpu_percent", "cpu.percent", "process.cpu_percent", "cpu.usage_percent"));
-    const rssBytes = num(pick(info, "memory.process_working_set_bytes", "memory.working_set_bytes", "process.working_set_bytes", "memory.process_bytes"));
-    const rssMb = rssBytes != null ? rssBytes / 1048576 : num(pick(info, "memory.process_mb", "memory.working_set_mb", "process.memory_mb"));
+    const requests = num(pick(status, "requests.total", "requests"));
+    const clientErrors = num(pick(status, "requests.client_errors"));
+    const serverErrors = num(pick(status, "requests.server_errors"));
+    const errors = clientErrors != null || serverErrors != null ? (clientErrors || 0) + (serverErrors || 0)
+      : num(pick(status, "requests.errors", "errors"));
+    const p50 = num(pick(status, "requests.latency_ms_p50", "latency.p50_ms", "p50_ms"));
+    const p95 = num(pick(status, "requests.latency_ms_p95", "latency.p95_ms", "p95_ms"));
+    const cpu = num(pick(info, "cpu.percent")) ?? num(pick(status, "cpu_percent"));
+    const rssBytes = num(pick(info, "process.working_set_bytes")) ?? num(pick(status, "memory_working_set_bytes"));
+    const rssMb = rssBytes != null ? rssBytes / 1048576 : null;
 
-    $("version").textContent = "v" + (pick(status, "version") || pick(info, "version") || "?");
+    if (state.version) $("version").textContent = "v" + state.version;
     const up = num(pick(status, "uptime_seconds", "uptime.seconds"));
     $("uptime").textContent = up != null ? "가동 " + fmt(up / 60, 1) + "분" : "";
     $("cpu").textContent = cpu != null ? fmt(cpu, 1) + " %" : "–";
-    $("cpu-detail").textContent = (pick(info, "os.description", "os", "runtime.os") || "") + " · " + (pick(info, "runtime.framework", "dotnet_version", "runtime.version") || "");
+    $("cpu-detail").textContent = (pick(info, "os.description") || "") + " · " + (pick(info, "dotnet.framework") || "");
     $("memory").textContent = rssMb != null ? fmt(rssMb, 0) + " MB" : "–";
-    const gcHeap = num(pick(info, "gc.heap_size_bytes", "gc.total_memory_bytes"));
+    const gcHeap = num(pick(info, "gc.heap_size_bytes"));
     $("memory-detail").textContent = gcHeap != null ? "GC heap " + fmt(gcHeap / 1048576, 1) + " MB" : "";
     $("requests").textContent = fmt(requests);
     $("requests-detail").textContent = "오류 errors " + fmt(errors);
@@ -227,6 +230,10 @@
     }
   }
 
+  async function loadVersion() {
+    try { state.version = pick(await api("/api/v1/"), "version"); } catch (e) { /* shown on the next refresh */ }
+  }
+
   function init() {
     state.charts.rate = lineChart("chart-rate", ["req/s", "errors/s"], "/s");
     state.charts.latency = lineChart("chart-latency", ["p50", "p95"], "ms");
@@ -240,7 +247,7 @@
       $("auth-key").value = "";
       refresh();
     });
-    refresh();
+    loadVersion().finally(refresh);
     setInterval(refresh, refreshMs);
   }
 
