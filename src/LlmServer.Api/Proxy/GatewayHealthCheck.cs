@@ -19,7 +19,9 @@ internal sealed class GatewayHealthCheck(IModelRouter router, IUpstreamForwarder
         };
         if (router.Upstreams.Count == 0)
         {
-            return Task.FromResult(HealthCheckResult.Unhealthy(
+            // NOTE: degraded, not unhealthy: a server started with no configuration is alive (system API, docs)
+            // and says what to configure; liveness probes must not restart it for that.
+            return Task.FromResult(HealthCheckResult.Degraded(
                 "gateway: no upstream configured (set OPENAI_API_KEY, VLLM_BASE_URL or LlmServer:Gateway:Upstreams)", data: data));
         }
         if (router.DiscoveryFailures.Count > 0)

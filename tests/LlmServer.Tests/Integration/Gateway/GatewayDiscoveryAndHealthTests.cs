@@ -109,7 +109,7 @@ public sealed class GatewayDiscoveryAndHealthTests
     }
 
     [Test]
-    public async Task Health_IsUnhealthyWithoutAnyUpstream()
+    public async Task Health_IsDegradedNamingTheSettingWithoutAnyUpstream()
     {
         await using var host = await GatewayHost.StartAsync(s =>
         {
@@ -119,7 +119,7 @@ public sealed class GatewayDiscoveryAndHealthTests
 
         var report = await health.CheckHealthAsync();
 
-        Assert.That(report.Entries["gateway"].Status, Is.EqualTo(HealthStatus.Unhealthy));
-        Assert.That(report.Entries["gateway"].Description, Does.Contain("no upstream"));
+        Assert.That(report.Entries["gateway"].Status, Is.EqualTo(HealthStatus.Degraded));
+        Assert.That(report.Entries["gateway"].Description, Does.Contain("no upstream").And.Contain("OPENAI_API_KEY"));
     }
 }
