@@ -9,6 +9,12 @@ namespace LlmServer.Services.Auth;
 /// <param name="IsMaster">True for the master key.</param>
 public sealed record CallerIdentity(string KeyId, bool IsMaster)
 {
+    /// <summary>The virtual key the caller presented (allowed models, limits, budget, masking policy), or null.</summary>
+    public Keys.VirtualKey? VirtualKey { get; init; }
+
+    /// <summary>The key id to attribute usage to: the virtual key's id, "master", or null when the server runs open.</summary>
+    public string? LedgerKeyId => VirtualKey?.Id ?? (IsMaster ? "master" : null);
+
     /// <summary>The caller when the server runs open (no master key).</summary>
     public static CallerIdentity Anonymous { get; } = new("anonymous", false);
 }
@@ -50,5 +56,25 @@ public sealed class MasterKeyAuthenticator : IApiKeyAuthenticator
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(utf8[..n], hash);
         return ValueTask.FromResult(CryptographicOperations.FixedTimeEquals(hash, _hash) ? s_master : null);
+    }
+}
+
+/// <summary>
+/// Master key first (constant-time), then virtual keys (stored as SHA-256 hashes). Auth is enabled when a master
+/// key is configured; virtual keys can only be made through the admin API, which needs the master key.
+/// </summary>
+public sealed class CompositeApiKeyAuthenticator(MasterKeyAuthenticator master, Keys.IVirtualKeyService virtualKeys) : IApiKeyAuthenticator
+{
+    public bool Enabled => master.Enabled;
+
+    public async ValueTask<CallerIdentity?> AuthenticateAsync(string? presentedKey, CancellationToken cancellationToken)
+    {
+        var identity = await master.AuthenticateAsync(presentedKey, cancellationToken).ConfigureAwait(false);
+        if (identity is not null || !master.Enabled || string.IsNullOrEmpty(presentedKey))
+        {
+            return identity;
+        }
+        var key = await virtualKeys.AuthenticateAsync(presentedKey, cancellationToken).ConfigureAwait(false);
+        return key is null ? null : new CallerIdentity(key.Id, IsMaster: false) { VirtualKey = key };
     }
 }

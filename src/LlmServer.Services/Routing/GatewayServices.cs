@@ -14,7 +14,8 @@ public static class GatewayServices
         services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.SectionName).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<IModelRouter, ModelRouter>();
-        services.TryAddSingleton<IApiKeyAuthenticator, MasterKeyAuthenticator>();
+        services.TryAddSingleton<MasterKeyAuthenticator>();
+        services.TryAddSingleton<IApiKeyAuthenticator, CompositeApiKeyAuthenticator>();
         return services;
     }
 }
