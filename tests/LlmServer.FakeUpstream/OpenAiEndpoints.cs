@@ -9,6 +9,9 @@ namespace LlmServer.FakeUpstream;
 /// <summary>OpenAI / vLLM endpoints of the fake upstream.</summary>
 internal static class OpenAiEndpoints
 {
+    // NOTE: a model writes tool arguments as plain text ("<", Hangul unescaped), not as System.Text.Json's default escapes.
+    private static readonly System.Text.Json.JsonSerializerOptions s_modelWritten = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private const long Created = 1_700_000_000;
     private static readonly ConcurrentDictionary<string, JsonObject> s_responses = new();
 
@@ -88,7 +91,7 @@ internal static class OpenAiEndpoints
         var text = server.Reply(Recorded(ctx), WireText.LastUser(messages));
         var tool = body["tools"] is JsonArray { Count: > 0 } tools && (string?)body["tool_choice"] != "none"
             ? (string?)tools[0]?["function"]?["name"] : null;
-        var args = tool is null ? null : new JsonObject { ["input"] = WireText.LastUser(messages) }.ToJsonString();
+        var args = tool is null ? null : new JsonObject { ["input"] = WireText.LastUser(messages) }.ToJsonString(s_modelWritten);
         var prompt = WireText.Tokens(messages);
         var completion = WireText.Tokens(args ?? text);
         var id = "chatcmpl-fake" + Guid.NewGuid().ToString("N")[..12];

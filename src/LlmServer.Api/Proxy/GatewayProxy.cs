@@ -2,7 +2,14 @@ using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LlmServer.Api.Anthropic;
+using LlmServer.Api.Pipeline;
 using LlmServer.External.Upstreams;
+using LlmServer.Services.Limits;
+using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
@@ -31,6 +38,9 @@ internal sealed partial class GatewayProxy(
     IUpstreamForwarder forwarder,
     IUsageSink usageSink,
     ICostCalculator costs,
+    IRequestAdmission admissions,
+    IMaskingService masking,
+    ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
     ResponseIdCache responseIds,
     IOptions<GatewayOptions> options,
@@ -60,15 +70,20 @@ internal sealed partial class GatewayProxy(
             }
             ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
 
-            SessionMemory.Turn? turn = null;
-            if (route == GatewayRoute.ChatCompletions && ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && !StringValues.IsNullOrEmpty(sid))
+            string? sessionId = null;
+            if (ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && !StringValues.IsNullOrEmpty(sid))
             {
-                var sessionId = sid.ToString();
+                sessionId = sid.ToString();
                 if (!SessionMemory.IsValidId(sessionId))
                 {
                     await GatewayErrors.WriteOpenAiAsync(ctx, 400, "The x-session-id header must be 1 to 128 printable characters.", "invalid_request_error", SessionMemory.Header, null);
                     return;
                 }
+            }
+            SessionMemory.Turn? turn = null;
+            if (route == GatewayRoute.ChatCompletions && sessionId is not null)
+            {
+                // NOTE: history holds restored text; it is masked again below with the rest of the body.
                 var (withHistory, pending) = await sessions.PrepareAsync(sessionId, body, ctx.RequestAborted);
                 if (withHistory is not null) body = withHistory;
                 turn = pending;
@@ -87,31 +102,117 @@ internal sealed partial class GatewayProxy(
                 return;
             }
 
-            var streamsUsage = route is GatewayRoute.ChatCompletions or GatewayRoute.Completions;
-            var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
-            var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)route], new SplicedBody(body, scan, usageEdit),
-                scan.Stream ? "text/event-stream" : "application/json");
-
-            using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
-            feature.UpstreamTicks += result.UpstreamTicks;
-            var exchange = new Exchange(ctx, feature, route, modelRoute.Model.Name, result, scan.Stream);
-            switch (result.Outcome)
+            var x = new Exchange(ctx, feature, route, modelRoute.Model.Name, scan.Stream);
+            var caller = feature.Caller;
+            var admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, EstimatePromptTokens(body.Length), scan.MaxTokens, ctx.RequestAborted);
+            if (!admission.Admitted)
             {
-                case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
-                    await RelayStreamAsync(exchange, dropUsageChunk: usageEdit is not null, turn);
-                    break;
-                case UpstreamOutcome.Ok:
-                case UpstreamOutcome.ClientError:
-                    await RelayBodyAsync(exchange, turn);
-                    break;
-                default:
-                    await WriteFailureAsync(exchange, modelRoute.Model.Name);
-                    break;
+                await RefuseAsync(x, admission);
+                return;
+            }
+            var ticket = admission.Ticket!;
+            try
+            {
+                JsonObject? parsed = null;
+                var policy = EffectiveMaskingPolicy.For(masking, MaskingRouteOf(route), caller.VirtualKey);
+                if (policy != MaskingPolicy.Off)
+                {
+                    x.Masking = masking.Begin(policy, sessionId, caller.LedgerKeyId);
+                    try
+                    {
+                        parsed = JsonNode.Parse(body.Span) as JsonObject;
+                        if (parsed is not null) await x.Masking.MaskJsonBodyAsync(parsed, ctx.RequestAborted);
+                    }
+                    catch (MaskingBlockedException e)
+                    {
+                        await FailAsync(x, 400, e.Message, "sensitive_data_blocked", "invalid_request_error");
+                        return;
+                    }
+                    catch (Exception e) when (e is MaskingFailedException or JsonException)
+                    {
+                        LogMaskingFailed(logger, e.GetType().Name);
+                        await FailAsync(x, 503, "Sensitive-data masking is unavailable, so the request was not sent. Please try again shortly.", "masking_unavailable");
+                        return;
+                    }
+                    if (x.Masking.Summary.Total > 0)
+                    {
+                        ctx.Response.Headers[MaskingSummary.HeaderName] = x.Masking.Summary.ToHeaderValue();
+                        if (parsed is not null)
+                        {
+                            body = Encoding.UTF8.GetBytes(parsed.ToJsonString(s_maskedJson));
+                            scan = RequestScan.Run(body.Span);
+                        }
+                        if (x.Masking.RestoresResponses && route != GatewayRoute.Embeddings) x.Restorer = new OpenAiResponseRestorer(x.Masking, route);
+                    }
+                }
+
+                if (route == GatewayRoute.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
+                {
+                    parsed ??= JsonNode.Parse(body.Span) as JsonObject;
+                    await ViaAnthropicAsync(x, parsed!, modelRoute.At(0), scan, turn);
+                }
+                else
+                {
+                    var streamsUsage = route is GatewayRoute.ChatCompletions or GatewayRoute.Completions;
+                    var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
+                    var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)route], new SplicedBody(body, scan, usageEdit),
+                        scan.Stream ? "text/event-stream" : "application/json");
+
+                    using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
+                    feature.UpstreamTicks += result.UpstreamTicks;
+                    x.Result = result;
+                    switch (result.Outcome)
+                    {
+                        case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
+                            await RelayStreamAsync(x, dropUsageChunk: usageEdit is not null, turn);
+                            break;
+                        case UpstreamOutcome.Ok:
+                        case UpstreamOutcome.ClientError:
+                            await RelayBodyAsync(x, turn);
+                            break;
+                        default:
+                            await WriteFailureAsync(x, modelRoute.Model.Name);
+                            break;
+                    }
+                }
+                if (x.Settle is { } settle) await ticket.CompleteAsync(settle.Usage.InputTokens, settle.Usage.OutputTokens, settle.Cost, CancellationToken.None);
+            }
+            finally
+            {
+                await ticket.DisposeAsync();
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static readonly JsonSerializerOptions s_maskedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Prompt size for admission before any tokenizer runs: about four bytes per token.</summary>
+    private static long EstimatePromptTokens(int bodyBytes) => bodyBytes / 4 + 1;
+
+    private static MaskingRoute MaskingRouteOf(GatewayRoute route) => route switch
+    {
+        GatewayRoute.ChatCompletions => MaskingRoute.ChatCompletions,
+        GatewayRoute.Completions => MaskingRoute.Completions,
+        // NOTE: embeddings have no route of their own in the masking settings; they follow the Responses/input policy.
+        _ => MaskingRoute.Responses,
+    };
+
+    private Task RefuseAsync(Exchange x, Admission admission)
+    {
+        switch (admission.Outcome)
+        {
+            case AdmissionOutcome.ModelNotAllowed:
+                return FailAsync(x, 403, admission.Message ?? $"This key may not use model '{x.Model}'.", "model_not_allowed", "invalid_request_error", "model");
+            case AdmissionOutcome.BudgetExceeded:
+                if (admission.RetryAfterSeconds > 0) x.Ctx.Response.Headers.RetryAfter = admission.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                return FailAsync(x, 429, "Budget exceeded for this key: " + (admission.Message ?? "its spending limit is reached."), "budget_exceeded", "insufficient_quota");
+            default:
+                x.Ctx.Response.Headers.RetryAfter = Math.Max(1, admission.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+                return FailAsync(x, 429, admission.Message ?? "Rate limit reached; retry shortly.", "rate_limit_exceeded", "requests");
         }
     }
 
@@ -132,20 +233,27 @@ internal sealed partial class GatewayProxy(
         var request = new UpstreamRequest(HttpMethod.Get, "responses/" + Uri.EscapeDataString(id), null, "application/json");
         using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
         feature.UpstreamTicks += result.UpstreamTicks;
-        var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, result, false) { Record = false };
+        var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, false) { Result = result, Record = false };
         if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) await RelayBodyAsync(exchange, null);
         else await WriteFailureAsync(exchange, modelRoute.Model.Name);
     }
 
-    private sealed class Exchange(HttpContext ctx, GatewayRequestFeature feature, GatewayRoute route, string model, UpstreamResult result, bool stream)
+    private sealed class Exchange(HttpContext ctx, GatewayRequestFeature feature, GatewayRoute route, string model, bool stream)
     {
         public HttpContext Ctx { get; } = ctx;
         public GatewayRequestFeature Feature { get; } = feature;
         public GatewayRoute Route { get; } = route;
         public string Model { get; } = model;
-        public UpstreamResult Result { get; } = result;
+        public UpstreamResult Result { get; set; } = null!;
         public bool Stream { get; } = stream;
         public bool Record { get; init; } = true;
+        /// <summary>Set once the usage row is written: exactly one per request.</summary>
+        public bool Recorded { get; set; }
+        public MaskingSession? Masking { get; set; }
+        /// <summary>Non-null when the answer needs originals put back.</summary>
+        public OpenAiResponseRestorer? Restorer { get; set; }
+        /// <summary>What the admission ticket settles to (a 2xx answer); null releases the reservation.</summary>
+        public (TokenUsage Usage, decimal? Cost)? Settle { get; set; }
     }
 
     private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
@@ -244,11 +352,11 @@ internal sealed partial class GatewayProxy(
                 return;
             }
             x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
-            var span = buffer.AsSpan(0, total);
+            ReadOnlyMemory<byte> answer = buffer.AsMemory(0, total);
             UsageScan usage = default;
             if (x.Result.Outcome == UpstreamOutcome.Ok && x.Record && IsJson(response))
             {
-                usage = UsageScanner.Scan(span, wantId: x.Route == GatewayRoute.Responses);
+                usage = UsageScanner.Scan(answer.Span, wantId: x.Route == GatewayRoute.Responses);
                 if (!usage.Valid)
                 {
                     LogBodyFailure(logger, x.Result.Deployment?.Id ?? "-", "the upstream answered 2xx with invalid JSON");
@@ -256,15 +364,28 @@ internal sealed partial class GatewayProxy(
                     return;
                 }
                 if (usage.Id is { } id && x.Route == GatewayRoute.Responses && x.Result.Deployment is { } d) responseIds.Remember(id, d);
-                if (turn is not null) SessionMemory.CaptureCompletion(turn, span);
+                if (x.Restorer is not null)
+                {
+                    try
+                    {
+                        answer = await x.Restorer.RestoreBodyAsync(answer, ctx.RequestAborted);
+                    }
+                    catch (MaskingFailedException)
+                    {
+                        LogMaskingFailed(logger, "restore");
+                        await FailAsync(x, 503, "The masked values of this answer could not be restored. Please try again shortly.", "masking_unavailable");
+                        return;
+                    }
+                }
+                if (turn is not null) SessionMemory.CaptureCompletion(turn, answer.Span);
             }
             ctx.Response.StatusCode = (int)response.StatusCode;
             CopyHeaders(response, ctx.Response);
-            ctx.Response.ContentLength = total;
-            if (x.Record) Record(x, ctx.Response.StatusCode, usage.HasUsage ? usage.Usage : null, null);
+            ctx.Response.ContentLength = answer.Length;
+            if (x.Record) Record(x, ctx.Response.StatusCode, usage.HasUsage ? usage.Usage : null, x.Result.Outcome == UpstreamOutcome.Ok ? null : "upstream_client_error");
             try
             {
-                await ctx.Response.Body.WriteAsync(buffer.AsMemory(0, total), ctx.RequestAborted);
+                await ctx.Response.Body.WriteAsync(answer, ctx.RequestAborted);
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
             {
@@ -346,8 +467,16 @@ internal sealed partial class GatewayProxy(
                 int end;
                 while ((end = EventEnd(buffer.AsSpan(start, filled - start))) > 0)
                 {
-                    var ev = buffer.AsSpan(start, end);
-                    if (ProcessEvent(ev, responsesApi, dropUsageChunk, turn, ref usage, ref terminal, x)) writer.Write(ev);
+                    if (x.Restorer is null)
+                    {
+                        var ev = buffer.AsSpan(start, end);
+                        if (ProcessEvent(ev, responsesApi, dropUsageChunk, turn, ref usage, ref terminal, x)) writer.Write(ev);
+                    }
+                    else if (ProcessEvent(buffer.AsSpan(start, end), responsesApi, dropUsageChunk, null, ref usage, ref terminal, x))
+                    {
+                        var restored = await RestoreEventAsync(x.Restorer, buffer.AsMemory(start, end), turn, ctx.RequestAborted);
+                        writer.Write(restored.Span);
+                    }
                     start += end;
                 }
                 if (start > 0)
@@ -378,12 +507,69 @@ internal sealed partial class GatewayProxy(
         {
             error = "client_disconnected";
         }
+        catch (MaskingFailedException)
+        {
+            LogMaskingFailed(logger, "stream restore");
+            error = "masking_unavailable";
+            try
+            {
+                writer.Write(GatewayErrors.StreamErrorEvent(responsesApi, "The masked values of this answer could not be restored.", error));
+                await writer.FlushAsync(ctx.RequestAborted);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+            }
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
         Record(x, error is null ? ctx.Response.StatusCode : error == "client_disconnected" ? 499 : 502, usage, error);
         if (turn is not null && error is null && terminal) await sessions.StoreAsync(turn);
+    }
+
+    /// <summary>One event with originals restored (a held-back tail goes out before [DONE] as its own chunk).</summary>
+    private static async ValueTask<ReadOnlyMemory<byte>> RestoreEventAsync(OpenAiResponseRestorer restorer, ReadOnlyMemory<byte> ev, SessionMemory.Turn? turn, CancellationToken cancellationToken)
+    {
+        var (dataOffset, payloadStart, payloadLength) = LocateData(ev.Span);
+        if (dataOffset < 0) return ev;
+        var payload = ev.Slice(payloadStart, payloadLength);
+        if (payload.Span.SequenceEqual("[DONE]"u8))
+        {
+            var tail = await restorer.FlushAllAsync(cancellationToken);
+            if (tail is null) return ev;
+            if (turn is not null) CaptureFrom(turn, tail);
+            var both = new byte[tail.Length + ev.Length];
+            tail.CopyTo(both, 0);
+            ev.Span.CopyTo(both.AsSpan(tail.Length));
+            return both;
+        }
+        var rewritten = await restorer.RewriteEventAsync(ev, dataOffset, payload, cancellationToken);
+        if (turn is not null)
+        {
+            if (rewritten is null) SessionMemory.CaptureDelta(turn, payload.Span);
+            else CaptureFrom(turn, rewritten);
+        }
+        return rewritten ?? ev;
+    }
+
+    private static void CaptureFrom(SessionMemory.Turn turn, byte[] ev)
+    {
+        var (_, start, length) = LocateData(ev);
+        if (start >= 0) SessionMemory.CaptureDelta(turn, ev.AsSpan(start, length));
+    }
+
+    /// <summary>Where the data: line of an event starts, and its payload (one line).</summary>
+    private static (int DataOffset, int PayloadStart, int PayloadLength) LocateData(ReadOnlySpan<byte> ev)
+    {
+        var d = ev.IndexOf("data:"u8);
+        if (d < 0) return (-1, -1, 0);
+        var p = d + 5;
+        if (p < ev.Length && ev[p] == ' ') p++;
+        var nl = ev[p..].IndexOf((byte)'\n');
+        var len = nl < 0 ? ev.Length - p : nl;
+        if (len > 0 && ev[p + len - 1] == '\r') len--;
+        return (d, p, len);
     }
 
     /// <summary>Length of the first complete SSE event (its blank line included), or 0.</summary>
@@ -477,17 +663,22 @@ internal sealed partial class GatewayProxy(
         return GatewayErrors.WriteOpenAiAsync(x.Ctx, status, message, type, param, code);
     }
 
-    private void Record(Exchange x, int status, TokenUsage? usage, string? errorCode)
+    private void Record(Exchange x, int status, TokenUsage? usage, string? errorCode) =>
+        Record(x, x.Result?.Deployment, status, usage, errorCode);
+
+    private void Record(Exchange x, Deployment? deployment, int status, TokenUsage? usage, string? errorCode)
     {
-        if (!x.Record) return;
-        var deployment = x.Result.Deployment;
+        if (!x.Record || x.Recorded) return;
+        x.Recorded = true;
         decimal? cost = null;
         if (usage is { } u && deployment is not null) cost = costs.Compute(deployment.UpstreamModel, u).Usd;
+        if (status is >= 200 and < 300 && errorCode is null && usage is { } settled) x.Settle = (settled, cost);
         var t = usage ?? default;
+        var masked = x.Masking?.Summary;
         usageSink.Record(new UsageRecord
         {
             Timestamp = time.GetUtcNow(),
-            KeyId = x.Feature.Caller.KeyId,
+            KeyId = x.Feature.Caller.LedgerKeyId,
             SessionId = x.Ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) ? sid.ToString() : null,
             Route = s_usageRoutes[(int)x.Route],
             Model = x.Model,
@@ -502,9 +693,13 @@ internal sealed partial class GatewayProxy(
             LatencyMs = Stopwatch.GetElapsedTime(x.Feature.Start).TotalMilliseconds,
             OverheadMs = x.Feature.OverheadMs,
             Stream = x.Stream,
+            MaskedCounts = masked is { Total: > 0 } ? new Dictionary<string, int>(masked.Counts) : null,
             ErrorCode = errorCode,
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Masking failed ({Kind}); the request was refused and not sent upstream")]
+    private static partial void LogMaskingFailed(ILogger logger, string kind);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream answer on {Deployment} failed: {Reason}")]
     private static partial void LogBodyFailure(ILogger logger, string deployment, string reason);

@@ -14,6 +14,8 @@ internal struct RequestScan
     public int ModelStart;
     public int ModelLength;
     public bool Stream;
+    /// <summary>max_tokens / max_completion_tokens / max_output_tokens when given (for the budget reservation).</summary>
+    public long? MaxTokens;
     /// <summary>Offset of the '{' of stream_options (-1: absent), and whether that object has members.</summary>
     public int StreamOptionsStart;
     public int StreamOptionsLength;
@@ -114,6 +116,12 @@ internal struct RequestScan
                     {
                         reader.Skip();
                     }
+                }
+                else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var max) && max > 0) scan.MaxTokens = max;
+                    else reader.Skip();
                 }
                 else
                 {

@@ -16,6 +16,9 @@ public interface IMaskingService
     /// else the request alone. The key itself is never stored: only a hash of it.
     /// </summary>
     MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null);
+
+    /// <summary>As <see cref="Begin(MaskingRoute, string?, string?)"/> with an explicit policy (e.g. a virtual key's own).</summary>
+    MaskingSession Begin(MaskingPolicy policy, string? sessionId, string? apiKey);
 }
 
 /// <summary>Default <see cref="IMaskingService"/>.</summary>
@@ -25,9 +28,12 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
     public MaskingPolicy PolicyFor(MaskingRoute route) => options.Value.PolicyFor(route);
 
     /// <inheritdoc />
-    public MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null)
+    public MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null) =>
+        Begin(PolicyFor(route), sessionId, apiKey);
+
+    /// <inheritdoc />
+    public MaskingSession Begin(MaskingPolicy policy, string? sessionId, string? apiKey)
     {
-        var policy = PolicyFor(route);
         var keyPart = string.IsNullOrEmpty(apiKey) ? "anon" : HashKey(apiKey);
         if (!string.IsNullOrEmpty(sessionId))
         {

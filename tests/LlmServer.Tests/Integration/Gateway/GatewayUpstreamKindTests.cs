@@ -25,23 +25,27 @@ public sealed class GatewayUpstreamKindTests
     }
 
     [Test]
-    public async Task AnthropicModelOnChatCompletions_Returns400_UntilTranslationExists()
+    public async Task AnthropicModelOnChatCompletions_IsTranslatedToMessages_AndAnsweredAsChatCompletion()
     {
+        var fake = await LlmServer.FakeUpstream.FakeUpstreamServer.StartAsync();
         await using var host = await GatewayHost.StartAsync(s =>
         {
             s["LlmServer:Gateway:Upstreams:1:Name"] = "claude";
             s["LlmServer:Gateway:Upstreams:1:Kind"] = "anthropic";
-            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = "http://127.0.0.1:9";
+            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = fake.BaseUrl;
+            s["LlmServer:Gateway:Upstreams:1:ApiKey"] = "sk-ant-upstream";
             s["LlmServer:Gateway:Upstreams:1:Models:0"] = "claude-haiku-4-5";
-        });
+        }, fake);
         using var http = host.Client();
 
         var response = await http.PostAsync("v1/chat/completions", Chat("claude-haiku-4-5"));
         var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
 
-        Assert.That((int)response.StatusCode, Is.EqualTo(400));
-        Assert.That((string?)json["error"]!["code"], Is.EqualTo("model_not_supported"));
-        Assert.That(host.Fake.Requests, Is.Empty);
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That((string?)json["object"], Is.EqualTo("chat.completion"));
+        Assert.That((string?)json["choices"]![0]!["message"]!["content"], Is.EqualTo("Echo: hi"));
+        Assert.That(host.Fake.LastRequest.Path, Is.EqualTo("/v1/messages"));
+        Assert.That(host.Fake.LastRequest.ApiKey, Is.EqualTo("sk-ant-upstream"));
     }
 
     [Test]
