@@ -34,7 +34,10 @@ internal sealed class GatewayHost : IAsyncDisposable
     public Uri BaseAddress { get; private set; } = null!;
     public Uri V1 => new(BaseAddress, "v1");
 
-    public static async Task<GatewayHost> StartAsync(Action<Dictionary<string, string?>>? configure = null, FakeUpstreamServer? fake = null)
+    /// <param name="services">Extra test service overrides (in-process seams).</param>
+    /// <param name="realLedger">Keep the real usage sink and ledger (rows readable through /api/v1/usage) instead of capturing rows in memory.</param>
+    public static async Task<GatewayHost> StartAsync(Action<Dictionary<string, string?>>? configure = null, FakeUpstreamServer? fake = null,
+        Action<IServiceCollection>? services = null, bool realLedger = false)
     {
         fake ??= await FakeUpstreamServer.StartAsync();
         var settings = DefaultSettings(fake.V1Url);
@@ -43,10 +46,14 @@ internal sealed class GatewayHost : IAsyncDisposable
         GatewayHost host = null!;
         var factory = app.WithWebHostBuilder(b => b.ConfigureTestServices(s =>
         {
-            s.RemoveAll<IUsageSink>();
-            s.AddSingleton<IUsageSink>(host.Usage);
+            if (!realLedger)
+            {
+                s.RemoveAll<IUsageSink>();
+                s.AddSingleton<IUsageSink>(host.Usage);
+            }
             s.RemoveAll<IChatHistoryStore>();
             s.AddSingleton<IChatHistoryStore>(host.History);
+            services?.Invoke(s);
         }));
         host = new GatewayHost(fake, app, factory);
         try
