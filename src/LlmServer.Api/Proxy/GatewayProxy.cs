@@ -65,7 +65,7 @@ internal sealed partial class GatewayProxy(
         {
             if (length > max)
             {
-                await GatewayErrors.WriteOpenAiAsync(ctx, 413, $"The request body exceeds {max} bytes.", "invalid_request_error", null, "request_too_large");
+                await RejectAsync(ctx, feature, route, null, 413, $"The request body exceeds {max} bytes.", null, "request_too_large");
                 return;
             }
             ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
@@ -76,7 +76,7 @@ internal sealed partial class GatewayProxy(
                 sessionId = sid.ToString();
                 if (!SessionMemory.IsValidId(sessionId))
                 {
-                    await GatewayErrors.WriteOpenAiAsync(ctx, 400, "The x-session-id header must be 1 to 128 printable characters.", "invalid_request_error", SessionMemory.Header, null);
+                    await RejectAsync(ctx, feature, route, null, 400, "The x-session-id header must be 1 to 128 printable characters.", SessionMemory.Header, "invalid_session_id");
                     return;
                 }
             }
@@ -92,13 +92,13 @@ internal sealed partial class GatewayProxy(
             var scan = RequestScan.Run(body.Span);
             if (scan.Error is not null)
             {
-                await GatewayErrors.WriteOpenAiAsync(ctx, 400, scan.Error, "invalid_request_error", scan.ErrorParam, null);
+                await RejectAsync(ctx, feature, route, scan.Model, 400, scan.Error, scan.ErrorParam, null);
                 return;
             }
             if (!router.TryResolve(scan.Model, out var modelRoute))
             {
                 var name = string.IsNullOrEmpty(scan.Model) ? router.DefaultModel : scan.Model;
-                await GatewayErrors.WriteOpenAiAsync(ctx, 400, $"The model `{name}` does not exist.", "invalid_request_error", "model", "model_not_found");
+                await RejectAsync(ctx, feature, route, name, 400, $"The model `{name}` does not exist.", "model", "model_not_found");
                 return;
             }
 
@@ -186,6 +186,14 @@ internal sealed partial class GatewayProxy(
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>A request refused before any upstream call: the OpenAI error, and its ledger row (error code "invalid_request" when none is specific).</summary>
+    private Task RejectAsync(HttpContext ctx, GatewayRequestFeature feature, GatewayRoute route, string? model, int status, string message, string? param, string? code)
+    {
+        var x = new Exchange(ctx, feature, route, model ?? "", false);
+        Record(x, null, status, null, code ?? "invalid_request");
+        return GatewayErrors.WriteOpenAiAsync(ctx, status, message, "invalid_request_error", param, code);
     }
 
     private static readonly JsonSerializerOptions s_maskedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -681,7 +689,7 @@ internal sealed partial class GatewayProxy(
             KeyId = x.Feature.Caller.LedgerKeyId,
             SessionId = x.Ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) ? sid.ToString() : null,
             Route = s_usageRoutes[(int)x.Route],
-            Model = x.Model,
+            Model = x.Model.Length == 0 ? null : x.Model,
             Upstream = deployment?.Upstream.Name,
             Status = status,
             InputTokens = t.InputTokens,

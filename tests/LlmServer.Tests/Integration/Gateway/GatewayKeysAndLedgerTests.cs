@@ -199,12 +199,16 @@ public sealed class GatewayKeysAndLedgerTests
         var completions = await http.PostAsJsonAsync("v1/completions", new { model = "gpt-4o-mini", prompt = "hi" });
         var embeddings = await http.PostAsJsonAsync("v1/embeddings", new { model = "text-embedding-3-small", input = "hi" });
         var notAllowed = await http.PostAsJsonAsync("v1/chat/completions", Chat("gpt-4o"));
+        var unknown = await http.PostAsJsonAsync("v1/completions", new { model = "no-such-model", prompt = "hi" });
 
         Assert.That((int)failed.StatusCode, Is.EqualTo(502));
         Assert.That((int)notAllowed.StatusCode, Is.EqualTo(403));
-        var rows = await LedgerRowsAsync(id, 5);
-        Assert.That(rows, Has.Count.EqualTo(5));
-        Assert.That(rows.Select(r => (string)r["route"]!), Is.EquivalentTo(new[] { "chat_completions", "chat_completions", "completions", "embeddings", "chat_completions" }));
+        Assert.That((int)unknown.StatusCode, Is.EqualTo(400));
+        var rows = await LedgerRowsAsync(id, 6);
+        Assert.That(rows, Has.Count.EqualTo(6));
+        Assert.That(rows.Select(r => (string)r["route"]!),
+            Is.EquivalentTo(new[] { "chat_completions", "chat_completions", "completions", "embeddings", "chat_completions", "completions" }));
+        Assert.That((string?)rows.Single(r => (int)r["status"]! == 400)["error_code"], Is.EqualTo("model_not_found"));
         var failedRow = rows.Single(r => (int)r["status"]! == 502);
         Assert.That((string?)failedRow["error_code"], Is.EqualTo("upstream_error"));
         Assert.That(failedRow["cost_usd"], Is.Null);
