@@ -201,6 +201,17 @@ internal sealed partial class GatewayProxy(
     /// <summary>Prompt size for admission before any tokenizer runs: about four bytes per token.</summary>
     private static long EstimatePromptTokens(int bodyBytes) => bodyBytes / 4 + 1;
 
+    /// <summary>Seconds until the key's shortest budget period starts again (UTC day or month); 0 for a total-only budget.</summary>
+    private long BudgetResetSeconds(Services.Keys.VirtualKey? key)
+    {
+        if (key is null) return 0;
+        var now = time.GetUtcNow();
+        DateTimeOffset? next = key.Spec.Budget.DailyUsd is not null ? new DateTimeOffset(now.UtcDateTime.Date.AddDays(1), TimeSpan.Zero)
+            : key.Spec.Budget.MonthlyUsd is not null ? new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1)
+            : null;
+        return next is { } n ? Math.Max(1, (long)Math.Ceiling((n - now).TotalSeconds)) : 0;
+    }
+
     private static MaskingRoute MaskingRouteOf(GatewayRoute route) => route switch
     {
         GatewayRoute.ChatCompletions => MaskingRoute.ChatCompletions,
@@ -216,8 +227,9 @@ internal sealed partial class GatewayProxy(
             case AdmissionOutcome.ModelNotAllowed:
                 return FailAsync(x, 403, admission.Message ?? $"This key may not use model '{x.Model}'.", "model_not_allowed", "invalid_request_error", "model");
             case AdmissionOutcome.BudgetExceeded:
-                if (admission.RetryAfterSeconds > 0) x.Ctx.Response.Headers.RetryAfter = admission.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-                return FailAsync(x, 429, "Budget exceeded for this key: " + (admission.Message ?? "its spending limit is reached."), "budget_exceeded", "insufficient_quota");
+                var retry = admission.RetryAfterSeconds > 0 ? admission.RetryAfterSeconds : BudgetResetSeconds(x.Feature.Caller.VirtualKey);
+                if (retry > 0) x.Ctx.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
+                return FailAsync(x, 429, admission.Message ?? "Budget exceeded for this key: its spending limit is reached.", "budget_exceeded", "insufficient_quota");
             default:
                 x.Ctx.Response.Headers.RetryAfter = Math.Max(1, admission.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture);
                 return FailAsync(x, 429, admission.Message ?? "Rate limit reached; retry shortly.", "rate_limit_exceeded", "requests");
@@ -680,7 +692,8 @@ internal sealed partial class GatewayProxy(
         x.Recorded = true;
         decimal? cost = null;
         if (usage is { } u && deployment is not null) cost = costs.Compute(deployment.UpstreamModel, u).Usd;
-        if (status is >= 200 and < 300 && errorCode is null && usage is { } settled) x.Settle = (settled, cost);
+        // NOTE: a 2xx without usage settles at the reservation (cost null): a budget never under-counts what it cannot see.
+        if (status is >= 200 and < 300 && errorCode is null) x.Settle = (usage ?? default, usage is null ? null : cost);
         var t = usage ?? default;
         var masked = x.Masking?.Summary;
         usageSink.Record(new UsageRecord

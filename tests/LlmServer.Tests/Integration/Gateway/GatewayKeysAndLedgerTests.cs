@@ -161,6 +161,24 @@ public sealed class GatewayKeysAndLedgerTests
     }
 
     [Test]
+    public async Task ExhaustedDailyBudget_Gets429WithRetryAfterUntilTheNextUtcDay_AndNothingGoesUpstream()
+    {
+        var (key, _) = await CreateKeyAsync(new { name = "daily", budget = new { daily_usd = 0.000001 } });
+        using var http = ClientWith(key);
+
+        var response = await http.PostAsJsonAsync("v1/responses", new { model = "gpt-4o-mini", input = "hi", max_output_tokens = 500 });
+        var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(429));
+        Assert.That((string?)json["error"]!["code"], Is.EqualTo("budget_exceeded"));
+        Assert.That((string?)json["error"]!["message"], Does.StartWith("Budget exceeded for this key"));
+        var retryAfter = response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 0;
+        var untilMidnight = (DateTime.UtcNow.Date.AddDays(1) - DateTime.UtcNow).TotalSeconds;
+        Assert.That(retryAfter, Is.InRange(untilMidnight - 60, untilMidnight + 60));
+        Assert.That(_host.Fake.Requests, Is.Empty);
+    }
+
+    [Test]
     public async Task KeysMaskingPolicy_OverridesTheServers_AndRowsCarryMaskedCounts()
     {
         var (offKey, offId) = await CreateKeyAsync(new { name = "no-masking", masking_policy = "off" });
