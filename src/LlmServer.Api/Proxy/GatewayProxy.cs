@@ -104,7 +104,23 @@ internal sealed partial class GatewayProxy(
 
             var x = new Exchange(ctx, feature, route, modelRoute.Model.Name, scan.Stream);
             var caller = feature.Caller;
-            var admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, EstimatePromptTokens(body.Length), scan.MaxTokens, ctx.RequestAborted);
+            Admission admission;
+            try
+            {
+                admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, EstimatePromptTokens(body.Length), scan.MaxTokens, ctx.RequestAborted);
+            }
+            catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+            {
+                Record(x, null, 499, null, "client_disconnected");
+                return;
+            }
+            catch (Exception e)
+            {
+                // NOTE: budgets and shared rate limits live in a database / Redis; when they cannot be checked, refuse (fail closed).
+                LogAdmissionFailed(logger, e);
+                await FailAsync(x, 503, "Limits and budgets cannot be checked right now, so the request was not sent. Please try again shortly.", "admission_unavailable");
+                return;
+            }
             if (!admission.Admitted)
             {
                 await RefuseAsync(x, admission);
@@ -718,6 +734,9 @@ internal sealed partial class GatewayProxy(
             ErrorCode = errorCode,
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Admission (limits, budgets) failed; the request was refused")]
+    private static partial void LogAdmissionFailed(ILogger logger, Exception ex);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Masking failed ({Kind}); the request was refused and not sent upstream")]
     private static partial void LogMaskingFailed(ILogger logger, string kind);

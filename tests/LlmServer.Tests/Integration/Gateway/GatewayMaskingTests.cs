@@ -271,4 +271,26 @@ public sealed class GatewayMaskingTests
         Assert.That(row.ErrorCode, Is.EqualTo("masking_unavailable"));
         Assert.That(host.Usage.Records, Has.Count.EqualTo(1));
     }
+
+    [Test]
+    public async Task AdmissionStoreFailure_Refuses503_AndTheUpstreamReceivesNothing()
+    {
+        var admission = Substitute.For<LlmServer.Services.Limits.IRequestAdmission>();
+        admission.AdmitAsync(default, default!, default, default, default).ReturnsForAnyArgs<Task<LlmServer.Services.Limits.Admission>>(
+            _ => throw new InvalidOperationException("postgres down"));
+        await using var host = await GatewayHost.StartAsync(services: s =>
+        {
+            s.RemoveAll<LlmServer.Services.Limits.IRequestAdmission>();
+            s.AddSingleton(admission);
+        });
+        using var http = host.Client();
+
+        var response = await http.PostAsJsonAsync("v1/embeddings", new { model = "text-embedding-3-small", input = "x" });
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(503));
+        Assert.That((string?)JsonNode.Parse(text)!["error"]!["code"], Is.EqualTo("admission_unavailable"));
+        Assert.That(text, Does.Not.Contain("postgres"));
+        Assert.That(host.Fake.Requests, Is.Empty);
+    }
 }
