@@ -69,6 +69,9 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
     /// </summary>
     public async ValueTask<byte[]?> RewriteEventAsync(ReadOnlyMemory<byte> ev, int dataOffset, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
+        // NOTE: an event can only need work when it may hold a placeholder opener ('<' or '＜', raw or JSON-escaped)
+        // or when a restorer still holds text back (to flush at finish_reason / done); anything else passes unparsed.
+        if (!HasPending() && !MayHoldOpener(payload.Span)) return null;
         JsonNode? root;
         try
         {
@@ -317,6 +320,43 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
         var emit = await restorer.PushAsync(text, cancellationToken);
         if (string.Equals(emit, text, StringComparison.Ordinal)) return false;
         parent[name] = emit;
+        return true;
+    }
+
+    private bool HasPending()
+    {
+        foreach (var r in _restorers.Values)
+        {
+            if (r.PendingLength > 0) return true;
+        }
+        return false;
+    }
+
+    private static readonly SearchValues<byte> s_openerBytes = SearchValues.Create("<\\"u8);
+
+    /// <summary>'&lt;' or '＜' raw, or JSON-escaped (\u003c, \uff1c, any case), anywhere in the payload.</summary>
+    internal static bool MayHoldOpener(ReadOnlySpan<byte> payload)
+    {
+        if (payload.IndexOf("\uFF1C"u8) >= 0) return true;
+        var rest = payload;
+        while (true)
+        {
+            var i = rest.IndexOfAny(s_openerBytes);
+            if (i < 0) return false;
+            if (rest[i] == '<') return true;
+            var tail = rest[(i + 1)..];
+            if (tail.Length >= 5 && tail[0] == 'u' && (IsEscape(tail[1..5], "003c"u8) || IsEscape(tail[1..5], "ff1c"u8))) return true;
+            // NOTE: "\\" is an escaped backslash; skip both so "\\u003c" (a literal backslash + text) is not misread.
+            rest = tail.Length > 0 && tail[0] == '\\' ? tail[1..] : tail;
+        }
+    }
+
+    private static bool IsEscape(ReadOnlySpan<byte> hex, ReadOnlySpan<byte> lower)
+    {
+        for (var k = 0; k < 4; k++)
+        {
+            if ((hex[k] | 0x20) != lower[k]) return false;
+        }
         return true;
     }
 

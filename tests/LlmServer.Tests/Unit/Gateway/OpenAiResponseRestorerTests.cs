@@ -89,4 +89,27 @@ public sealed class OpenAiResponseRestorerTests
         Assert.That((string?)Events(Encoding.UTF8.GetString(tail!)).Single()["choices"]![0]!["text"], Is.EqualTo(placeholder[..^1]),
             "an unfinished placeholder is sent as it was, never dropped");
     }
+
+    [TestCase("{\"c\":\"a <<X\"}", true)]
+    [TestCase("{\"c\":\"a \\u003C\\u003cX\"}", true)]
+    [TestCase("{\"c\":\"a \\uFF1cX\"}", true)]
+    [TestCase("{\"c\":\"a ＜＜X\"}", true)]
+    [TestCase("{\"c\":\"plain \\\"quoted\\\" \\n text\"}", false)]
+    [TestCase("{\"c\":\"a literal backslash \\\\u003c\"}", false)]
+    public void OpenerPrecheck_SeesRawAndEscapedOpeners_SoNoPlaceholderEventIsSkipped(string payload, bool expected)
+    {
+        Assert.That(OpenAiResponseRestorer.MayHoldOpener(Encoding.UTF8.GetBytes(payload)), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public async Task EscapedPlaceholderInTheWireJson_IsStillRestored()
+    {
+        var (restorer, placeholder) = await StartAsync(GatewayRoute.ChatCompletions);
+        var escaped = placeholder.Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal);
+        var ev = Encoding.UTF8.GetBytes("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + escaped + "\"},\"finish_reason\":\"stop\"}]}\n\n");
+
+        var output = await restorer.RewriteEventAsync(ev, 0, ev.AsMemory(6, ev.Length - 8), CancellationToken.None);
+
+        Assert.That((string?)Events(Encoding.UTF8.GetString(output!)).Single()["choices"]![0]!["delta"]!["content"], Is.EqualTo(Original));
+    }
 }
