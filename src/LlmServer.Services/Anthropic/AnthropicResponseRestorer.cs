@@ -54,7 +54,7 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
     private readonly ArrayBufferWriter<byte> _pending = new(4096);
     private readonly Dictionary<int, BlockState> _blocks = [];
 
-    private sealed record BlockState(StreamingRestorer Restorer, string DeltaType, string Field);
+    private sealed record BlockState(StreamingRestorer Restorer, string DeltaType, string Field, AngleBracketUnescaper? Unescaper = null);
 
     /// <summary>Feeds raw SSE bytes; writes every complete frame (restored) to <paramref name="output"/>.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> chunk, IBufferWriter<byte> output, CancellationToken cancellationToken)
@@ -82,7 +82,9 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
     {
         foreach (var (index, state) in _blocks)
         {
-            var tail = await state.Restorer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var rest = state.Unescaper?.Flush() ?? "";
+            var tail = rest.Length > 0 ? await state.Restorer.PushAsync(rest, cancellationToken).ConfigureAwait(false) : "";
+            tail += await state.Restorer.FlushAsync(cancellationToken).ConfigureAwait(false);
             if (tail.Length > 0) WriteDelta(output, index, state, tail);
         }
         _blocks.Clear();
@@ -137,7 +139,7 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
                 {
                     "text" => new BlockState(masking.CreateRestorer(), "text_delta", "text"),
                     "thinking" => new BlockState(masking.CreateRestorer(), "thinking_delta", "thinking"),
-                    "tool_use" or "server_tool_use" => new BlockState(masking.CreateRestorer(jsonEscaped: true), "input_json_delta", "partial_json"),
+                    "tool_use" or "server_tool_use" => new BlockState(masking.CreateRestorer(jsonEscaped: true), "input_json_delta", "partial_json", new AngleBracketUnescaper()),
                     _ => null,
                 };
                 if (state is not null) _blocks[index] = state;
@@ -158,7 +160,7 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
                     CopyFrame(output, frame, separator);
                     return;
                 }
-                var emit = await state.Restorer.PushAsync(text, cancellationToken).ConfigureAwait(false);
+                var emit = await state.Restorer.PushAsync(state.Unescaper?.Push(text) ?? text, cancellationToken).ConfigureAwait(false);
                 if (emit == text)
                 {
                     CopyFrame(output, frame, separator);
@@ -174,7 +176,9 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
             {
                 if (_blocks.Remove(index, out var state))
                 {
-                    var tail = await state.Restorer.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    var rest = state.Unescaper?.Flush() ?? "";
+                    var tail = rest.Length > 0 ? await state.Restorer.PushAsync(rest, cancellationToken).ConfigureAwait(false) : "";
+                    tail += await state.Restorer.FlushAsync(cancellationToken).ConfigureAwait(false);
                     if (tail.Length > 0) WriteDelta(output, index, state, tail);
                 }
                 CopyFrame(output, frame, separator);
@@ -217,5 +221,64 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
             }
         }
         return (name, data?.ToString());
+    }
+}
+
+/// <summary>
+/// Streamed JSON text may spell <c>&lt;</c> and <c>&gt;</c> as <c>\u003c</c> / <c>\u003e</c> (.NET's default encoder does);
+/// placeholders are only recognised literally, so those escapes are turned back into the characters (same JSON value).
+/// An escape split across deltas is held back until it is complete.
+/// </summary>
+internal sealed class AngleBracketUnescaper
+{
+    private string _pending = "";
+
+    public string Push(string delta)
+    {
+        var text = _pending.Length == 0 ? delta : _pending + delta;
+        _pending = "";
+        if (text.IndexOf('\\') < 0) return text;
+        var sb = new StringBuilder(text.Length);
+        var i = 0;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (c != '\\')
+            {
+                sb.Append(c);
+                i++;
+                continue;
+            }
+            if (i + 1 >= text.Length)
+            {
+                _pending = text[i..];
+                break;
+            }
+            if (text[i + 1] != 'u')
+            {
+                // NOTE: any other escape (\\ included) is copied as a pair, so an escaped backslash never starts a \u.
+                sb.Append(c).Append(text[i + 1]);
+                i += 2;
+                continue;
+            }
+            if (i + 6 > text.Length)
+            {
+                _pending = text[i..];
+                break;
+            }
+            var hex = text.AsSpan(i + 2, 4);
+            if (hex.Equals("003c", StringComparison.OrdinalIgnoreCase)) sb.Append('<');
+            else if (hex.Equals("003e", StringComparison.OrdinalIgnoreCase)) sb.Append('>');
+            else sb.Append(text, i, 6);
+            i += 6;
+        }
+        return sb.ToString();
+    }
+
+    public string Flush()
+    {
+        var rest = _pending;
+        _pending = "";
+        return rest;
     }
 }
