@@ -301,9 +301,10 @@ public sealed partial class MessagesProxy(
         return ((JsonObject)node!, raw);
     }
 
-    private TimeSpan Timeout(string name)
+    private TimeSpan Timeout(MessagesUpstream upstream)
     {
-        var seconds = providers.Get(name).TimeoutSeconds;
+        if (upstream.IdleTimeout is { } idle && idle > TimeSpan.Zero) return idle;
+        var seconds = providers.Get(upstream.Name).TimeoutSeconds;
         return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
     }
 
@@ -318,7 +319,7 @@ public sealed partial class MessagesProxy(
         var beta = context.Request.Headers["anthropic-beta"].ToString();
         if (!string.IsNullOrEmpty(beta)) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)
@@ -443,7 +444,7 @@ public sealed partial class MessagesProxy(
             else request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + upstream.ApiKey);
         }
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)

@@ -25,6 +25,9 @@ public sealed record MessagesUpstream(string Name, UpstreamDialect Dialect, stri
 {
     /// <summary>Header carrying <see cref="ApiKey"/> on a translated call: null for <c>Authorization: Bearer</c>, or e.g. <c>api-key</c> (Azure).</summary>
     public string? ApiKeyHeader { get; init; }
+
+    /// <summary>Idle limit of an upstream from the gateway table; null: LlmServer:&lt;Provider&gt;:TimeoutSeconds applies.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
 }
 
 /// <summary>
@@ -74,7 +77,7 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
         if (!router.TryResolve(model, out var route)) return null;
         var d = route.At(0);
         var u = d.Upstream;
-        return u.Kind switch
+        var selected = u.Kind switch
         {
             UpstreamKinds.Anthropic => new MessagesUpstream(u.Name, UpstreamDialect.Anthropic, u.BaseUrl, u.ApiKey, d.UpstreamModel, new ChatTranslationOptions()),
             UpstreamKinds.OpenAiCompatible => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
@@ -87,6 +90,8 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
             _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
                 new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" }),
         };
+        // NOTE: the implicit upstreams keep their provider section's TimeoutSeconds; table upstreams use their own idle limit.
+        return u.Name is Anthropic or Vllm or OpenAi ? selected : selected with { IdleTimeout = u.IdleTimeout };
     }
 }
 
