@@ -100,7 +100,9 @@ public sealed partial class MessagesProxy(
                 var rewrite = !string.Equals(upstream.Model, model, StringComparison.Ordinal);
                 if (rewrite) body["model"] = upstream.Model;
                 if (rewrite || masking.Summary.Total > 0) raw = AnthropicJson.ToUtf8(body);
-                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), exchange.Stream, exchange.Usage, restore);
+                // NOTE: a renamed model needs the answer rewritten too; the session (restoring or not) drives that pass.
+                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), exchange.Stream, exchange.Usage,
+                    rewrite ? masking : restore, rewrite ? model : null);
             }
             else
             {
@@ -308,7 +310,7 @@ public sealed partial class MessagesProxy(
         return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
     }
 
-    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage, MaskingSession? restore = null)
+    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage, MaskingSession? restore = null, string? publicModel = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(raw) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -338,14 +340,14 @@ public sealed partial class MessagesProxy(
 
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var scanner = usage is null ? null : new AnthropicUsageScanner(stream);
-        var sseRestorer = restore is not null && stream ? new AnthropicSseRestorer(restore) : null;
+        var sseRestorer = restore is not null && stream ? new AnthropicSseRestorer(restore, publicModel) : null;
         var restored = sseRestorer is null ? null : new ArrayBufferWriter<byte>(16 * 1024);
         try
         {
             await using var source = await response.Content.ReadAsStreamAsync(call.Token);
             if (restore is not null && !stream)
             {
-                await RestorePlainAsync(context, source, restore, scanner, call);
+                await RestorePlainAsync(context, source, restore, publicModel, scanner, call);
                 return;
             }
             while (true)
@@ -392,7 +394,7 @@ public sealed partial class MessagesProxy(
     }
 
     /// <summary>A plain (non-streamed) Anthropic answer with masked values restored; the body is small, so it is read whole.</summary>
-    private static async Task RestorePlainAsync(HttpContext context, Stream source, MaskingSession restore, AnthropicUsageScanner? scanner, UpstreamCall call)
+    private static async Task RestorePlainAsync(HttpContext context, Stream source, MaskingSession restore, string? publicModel, AnthropicUsageScanner? scanner, UpstreamCall call)
     {
         using var ms = new MemoryStream();
         call.Arm();
@@ -414,6 +416,7 @@ public sealed partial class MessagesProxy(
             return;
         }
         await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
+        if (publicModel is not null && message["model"] is not null) message["model"] = publicModel;
         await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(message), context.RequestAborted);
     }
 

@@ -49,7 +49,7 @@ public static class AnthropicResponseRestorer
 /// (text_delta and thinking_delta plain, input_json_delta JSON-escaped), flushed at content_block_stop. Frames
 /// that need no change are copied byte for byte; only the tail of a possible placeholder is ever held back.
 /// </summary>
-public sealed class AnthropicSseRestorer(MaskingSession masking)
+public sealed class AnthropicSseRestorer(MaskingSession masking, string? publicModel = null)
 {
     private readonly ArrayBufferWriter<byte> _pending = new(4096);
     private readonly Dictionary<int, BlockState> _blocks = [];
@@ -110,20 +110,26 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
     private async ValueTask ProcessFrameAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> separator, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var (eventName, data) = Parse(frame.Span);
+        if (publicModel is not null && eventName == "message_start" && data is not null)
+        {
+            // NOTE: the upstream knows the model by another name (model table); the client sees the name it asked for.
+            if (TryParse(data) is { } start && start["message"] is JsonObject m && m["model"] is not null)
+            {
+                m["model"] = publicModel;
+                new SseFrameWriter(output).Write(eventName, start);
+            }
+            else
+            {
+                CopyFrame(output, frame, separator);
+            }
+            return;
+        }
         if (data is null || eventName is not ("content_block_start" or "content_block_delta" or "content_block_stop"))
         {
             CopyFrame(output, frame, separator);
             return;
         }
-        JsonObject? node;
-        try
-        {
-            node = JsonNode.Parse(data) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            node = null;
-        }
+        var node = TryParse(data);
         if (node is null || J.Long(node["index"]) is not { } longIndex)
         {
             CopyFrame(output, frame, separator);
@@ -184,6 +190,18 @@ public sealed class AnthropicSseRestorer(MaskingSession masking)
                 CopyFrame(output, frame, separator);
                 return;
             }
+        }
+    }
+
+    private static JsonObject? TryParse(string data)
+    {
+        try
+        {
+            return JsonNode.Parse(data) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

@@ -64,10 +64,27 @@ public sealed class MessagesRoutingTests
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), body.ToJsonString());
         Assert.That((string?)body["content"]![0]!["text"], Is.EqualTo("Echo: 라우팅 확인"));
+        Assert.That((string?)body["model"], Is.EqualTo("house-claude"), "the client sees the name it asked for");
         var sent = _fake.Requests.Single(r => r.Method == "POST");
         Assert.That(sent.Path, Is.EqualTo("/v1/messages"));
         Assert.That((string?)sent.Json!["model"], Is.EqualTo("claude-sonnet-4-5"), "the upstream's own model name");
         Assert.That(sent.Headers["x-api-key"], Is.EqualTo("sk-ant-eu-key"), "the deployment's upstream key");
+    }
+
+    [Test]
+    public async Task TableModelOnAnthropicUpstream_Streamed_MessageStartNamesThePublicModel()
+    {
+        using var app = App();
+        var body = """{"model":"house-claude","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"스트림"}]}""";
+        using var response = await app.CreateClient().PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
+        var frames = LlmServer.Tests.Unit.Anthropic.SseTestFrames.Parse(await response.Content.ReadAsStringAsync());
+
+        var start = LlmServer.Tests.Unit.Anthropic.SseTestFrames.Json(frames.First(f => f.Event == "message_start").Data);
+        Assert.That((string?)start["message"]!["model"], Is.EqualTo("house-claude"));
+        var text = string.Concat(frames.Where(f => f.Event == "content_block_delta")
+            .Select(f => (string?)LlmServer.Tests.Unit.Anthropic.SseTestFrames.Json(f.Data)["delta"]!["text"]));
+        Assert.That(text, Is.EqualTo("Echo: 스트림"));
+        Assert.That(frames[^1].Event, Is.EqualTo("message_stop"));
     }
 
     [Test]
