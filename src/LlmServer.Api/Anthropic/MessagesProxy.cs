@@ -95,18 +95,17 @@ public sealed partial class MessagesProxy(
             }
             var restore = masking.RestoresResponses && masking.Summary.Total > 0 ? masking : null;
 
-            if (upstream.Dialect == UpstreamDialect.Anthropic)
+            var feature = context.Features.Get<GatewayRequestFeature>();
+            var upstreamBefore = feature?.UpstreamTicks ?? 0;
+            var upstreamStart = Stopwatch.GetTimestamp();
+            try
             {
-                var rewrite = !string.Equals(upstream.Model, model, StringComparison.Ordinal);
-                if (rewrite) body["model"] = upstream.Model;
-                if (rewrite || masking.Summary.Total > 0) raw = AnthropicJson.ToUtf8(body);
-                // NOTE: a renamed model needs the answer rewritten too; the session (restoring or not) drives that pass.
-                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), exchange.Stream, exchange.Usage,
-                    rewrite ? masking : restore, rewrite ? model : null);
+                await ServeAsync(context, exchange, upstream, body, raw, masking, restore, model);
             }
-            else
+            finally
             {
-                await TranslateAsync(context, upstream, body, exchange.Usage, restore);
+                // NOTE: the whole exchange with the upstream (streamed body included) is upstream time, not gateway overhead.
+                if (feature is not null) feature.UpstreamTicks = upstreamBefore + (Stopwatch.GetTimestamp() - upstreamStart);
             }
         }
         catch (MaskingFailedException e) when (!context.RequestAborted.IsCancellationRequested)
@@ -119,6 +118,25 @@ public sealed partial class MessagesProxy(
         finally
         {
             await SettleAsync(context, exchange, ticket);
+        }
+    }
+
+    /// <summary>The upstream exchange: passthrough to an Anthropic upstream, or translation to chat.completions.</summary>
+    private async Task ServeAsync(HttpContext context, MessagesExchange exchange, MessagesUpstream upstream, JsonObject body, byte[] raw,
+        MaskingSession masking, MaskingSession? restore, string model)
+    {
+        if (upstream.Dialect == UpstreamDialect.Anthropic)
+        {
+            var rewrite = !string.Equals(upstream.Model, model, StringComparison.Ordinal);
+            if (rewrite) body["model"] = upstream.Model;
+            if (rewrite || masking.Summary.Total > 0) raw = AnthropicJson.ToUtf8(body);
+            // NOTE: a renamed model needs the answer rewritten too; the session (restoring or not) drives that pass.
+            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), exchange.Stream, exchange.Usage,
+                rewrite ? masking : restore, rewrite ? model : null);
+        }
+        else
+        {
+            await TranslateAsync(context, upstream, body, exchange.Usage, restore);
         }
     }
 
@@ -565,7 +583,15 @@ public sealed partial class MessagesProxy(
         try
         {
             call.Arm();
-            return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+            var sent = Stopwatch.GetTimestamp();
+            try
+            {
+                return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+            }
+            finally
+            {
+                if (context.Features.Get<GatewayRequestFeature>() is { } feature) feature.UpstreamTicks += Stopwatch.GetTimestamp() - sent;
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
