@@ -16,6 +16,9 @@ public interface IMaskingService
     /// else the request alone. The key itself is never stored: only a hash of it.
     /// </summary>
     MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null);
+
+    /// <summary>As <see cref="Begin(MaskingRoute, string?, string?)"/>, under an explicit policy (e.g. a virtual key's).</summary>
+    MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey);
 }
 
 /// <summary>Default <see cref="IMaskingService"/>.</summary>
@@ -25,9 +28,12 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
     public MaskingPolicy PolicyFor(MaskingRoute route) => options.Value.PolicyFor(route);
 
     /// <inheritdoc />
-    public MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null)
+    public MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null) =>
+        Begin(route, PolicyFor(route), sessionId, apiKey);
+
+    /// <inheritdoc />
+    public MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey)
     {
-        var policy = PolicyFor(route);
         var keyPart = string.IsNullOrEmpty(apiKey) ? "anon" : HashKey(apiKey);
         if (!string.IsNullOrEmpty(sessionId))
         {
@@ -47,4 +53,16 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
         SHA256.HashData(Encoding.UTF8.GetBytes(apiKey), hash);
         return Convert.ToHexStringLower(hash[..12]);
     }
+}
+
+/// <summary>The policy of one request: a virtual key's masking policy, when it has one, overrides the route's.</summary>
+public static class MaskingPolicies
+{
+    /// <summary>Parses off|mask|redact|block (case-insensitive); null for anything else.</summary>
+    public static MaskingPolicy? Parse(string? value) =>
+        Enum.TryParse<MaskingPolicy>(value?.Trim(), ignoreCase: true, out var p) && Enum.IsDefined(p) && !int.TryParse(value, out _) ? p : null;
+
+    /// <summary>Starts masking under the key's policy (else the route's), scoped to the session, else the key, else the request.</summary>
+    public static MaskingSession BeginFor(this IMaskingService masking, MaskingRoute route, string? keyPolicy, string? sessionId, string? scopeKey) =>
+        masking.Begin(route, Parse(keyPolicy) ?? masking.PolicyFor(route), string.IsNullOrWhiteSpace(sessionId) ? null : sessionId, scopeKey);
 }
