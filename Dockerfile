@@ -1,13 +1,17 @@
-# Multi-stage build of the published app.
+# Multi-stage build of the published app (ReadyToRun: ready to serve in under a second).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/LlmServer.Api/LlmServer.Api.csproj -c Release -o /app /p:UseAppHost=false
+RUN dotnet publish src/LlmServer.Api/LlmServer.Api.csproj -c Release -o /app \
+      -r linux-x64 --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS final
 WORKDIR /app
+# SERVER_PORT binds 0.0.0.0 inside the container. SQLite (ledger, keys, history, vault) lives in /data unless
+# LLMSERVER_DB (PostgreSQL) is set. A smaller gen0 budget keeps RSS lower under load (see bench/README.md).
 ENV SERVER_PORT=8080 \
-    LLMSERVER_DATA_DIR=/data
+    LLMSERVER_DATA_DIR=/data \
+    DOTNET_GCgen0size=0x800000
 COPY --from=build /app .
 VOLUME ["/data"]
 EXPOSE 8080

@@ -248,7 +248,7 @@ internal static class OpenAiEndpoints
     private static JsonObject ResponseObject(string id, JsonObject request, string status, string text, int input, int output, int cached)
     {
         var itemId = "msg_" + id[5..];
-        return new JsonObject
+        var response = new JsonObject
         {
             ["id"] = id, ["object"] = "response", ["created_at"] = Created, ["status"] = status,
             ["error"] = null, ["incomplete_details"] = null,
@@ -259,7 +259,7 @@ internal static class OpenAiEndpoints
                 ? new JsonArray(new JsonObject
                 {
                     ["type"] = "message", ["id"] = itemId, ["status"] = "completed", ["role"] = "assistant",
-                    ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray() }),
+                    ["content"] = new JsonArray(new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray(), ["logprobs"] = new JsonArray() }),
                 })
                 : new JsonArray(),
             ["parallel_tool_calls"] = true,
@@ -271,15 +271,18 @@ internal static class OpenAiEndpoints
             ["text"] = new JsonObject { ["format"] = new JsonObject { ["type"] = "text" } },
             ["background"] = request["background"]?.DeepClone() ?? false,
             ["metadata"] = new JsonObject(),
-            ["usage"] = status == "completed"
-                ? new JsonObject
+        };
+        // NOTE: usage only once the response is complete (an unfinished response has none).
+        if (status == "completed")
+        {
+            response["usage"] = new JsonObject
                 {
-                    ["input_tokens"] = input, ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = cached },
+                    ["input_tokens"] = input, ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = cached, ["cache_write_tokens"] = 0 },
                     ["output_tokens"] = output, ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
                     ["total_tokens"] = input + output,
-                }
-                : null,
-        };
+                };
+        }
+        return response;
     }
 
     private static JsonObject Completed(JsonObject stored) => (JsonObject)stored.DeepClone();
@@ -329,7 +332,7 @@ internal static class OpenAiEndpoints
             if (!await Send("response.content_part.added", new JsonObject
             {
                 ["item_id"] = itemId, ["output_index"] = 0, ["content_index"] = 0,
-                ["part"] = new JsonObject { ["type"] = "output_text", ["text"] = "", ["annotations"] = new JsonArray() },
+                ["part"] = new JsonObject { ["type"] = "output_text", ["text"] = "", ["annotations"] = new JsonArray(), ["logprobs"] = new JsonArray() },
             })) return;
             foreach (var piece in server.Chunks(text))
             {
@@ -345,7 +348,7 @@ internal static class OpenAiEndpoints
             if (!await Send("response.content_part.done", new JsonObject
             {
                 ["item_id"] = itemId, ["output_index"] = 0, ["content_index"] = 0,
-                ["part"] = new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray() },
+                ["part"] = new JsonObject { ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray(), ["logprobs"] = new JsonArray() },
             })) return;
             if (!await Send("response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = completed["output"]![0]!.DeepClone() })) return;
             await Send("response.completed", new JsonObject { ["response"] = completed.DeepClone() });

@@ -4,8 +4,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Dto.Anthropic;
 using LlmServer.External.Anthropic;
+using LlmServer.Api.Proxy;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Auth;
+using LlmServer.Services.Limits;
+using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -20,6 +24,8 @@ namespace LlmServer.Api.Anthropic;
 /// </summary>
 public sealed partial class MessagesProxy(
     IMessagesUpstreamSelector selector,
+    IRequestAdmission admission_,
+    IMaskingService masking_,
     UpstreamHttpClients clients,
     IOptionsMonitor<ProviderEndpointOptions> providers,
     IUsageSink usageSink,
@@ -34,52 +40,192 @@ public sealed partial class MessagesProxy(
     /// <summary>POST /v1/messages.</summary>
     public async Task MessagesAsync(HttpContext context)
     {
-        var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: true);
-        if (body is null) return;
-        var model = J(body["model"])!;
-        var upstream = selector.Select(model);
-        if (upstream is null)
-        {
-            await WriteErrorAsync(context, 404, AnthropicErrorTypes.NotFound, $"model: no upstream is configured for '{model}'.");
-            return;
-        }
-        var started = Stopwatch.GetTimestamp();
-        var usage = new UsageBox();
+        var exchange = new MessagesExchange(Stopwatch.GetTimestamp(), Caller(context), SessionId(context));
+        AdmissionTicket? ticket = null;
         try
         {
-            if (upstream.Dialect == UpstreamDialect.Anthropic)
+            var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: true);
+            if (body is null)
             {
-                await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), IsStream(body), usage);
+                exchange.ErrorCode = "invalid_request";
+                return;
             }
-            else
+            var model = J(body["model"])!;
+            exchange.Model = model;
+            exchange.Stream = IsStream(body);
+            var upstream = selector.Select(model);
+            if (upstream is null)
             {
-                await TranslateAsync(context, upstream, body, usage);
+                exchange.ErrorCode = "model_not_found";
+                await WriteErrorAsync(context, 404, AnthropicErrorTypes.NotFound,
+                    $"model: '{model}' is not served here. Use a model listed by GET /v1/models, or name it in LlmServer:Gateway:Models.");
+                return;
             }
+            exchange.Upstream = upstream;
+
+            var admission = await admission_.AdmitAsync(exchange.Caller.VirtualKey, model, TokenEstimator.EstimateRequest(body),
+                body["max_tokens"] is JsonValue mv && mv.TryGetValue<long>(out var maxTokens) ? maxTokens : null, context.RequestAborted);
+            if (!admission.Admitted)
+            {
+                await WriteRefusalAsync(context, exchange, admission);
+                return;
+            }
+            ticket = admission.Ticket;
+
+            var masking = masking_.BeginFor(MaskingRoute.Messages, exchange.Caller.VirtualKey?.Spec.MaskingPolicy, exchange.SessionId, exchange.Caller.LedgerKeyId);
+            exchange.Masking = masking;
+            try
+            {
+                var counts = await masking.MaskJsonBodyAsync(body, context.RequestAborted);
+                if (counts.Count > 0) context.Response.Headers[MaskingSummary.HeaderName] = masking.Summary.ToHeaderValue();
+            }
+            catch (MaskingBlockedException e)
+            {
+                exchange.ErrorCode = "masking_blocked";
+                await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, e.Message);
+                return;
+            }
+            catch (MaskingFailedException e)
+            {
+                LogMaskingFailed(logger, e.Message);
+                exchange.ErrorCode = "masking_failed";
+                await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api,
+                    "Sensitive-data masking is unavailable, so the request was not sent upstream. Retry later. (" + e.Message + ")");
+                return;
+            }
+            var restore = masking.RestoresResponses && masking.Summary.Total > 0 ? masking : null;
+
+            var feature = context.Features.Get<GatewayRequestFeature>();
+            var upstreamBefore = feature?.UpstreamTicks ?? 0;
+            var upstreamStart = Stopwatch.GetTimestamp();
+            try
+            {
+                await ServeAsync(context, exchange, upstream, body, raw, masking, restore, model);
+            }
+            finally
+            {
+                // NOTE: the whole exchange with the upstream (streamed body included) is upstream time, not gateway overhead.
+                if (feature is not null) feature.UpstreamTicks = upstreamBefore + (Stopwatch.GetTimestamp() - upstreamStart);
+            }
+        }
+        catch (MaskingFailedException e) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // NOTE: restoring the answer failed (vault gone mid-request); never send placeholders silently as if restored.
+            LogMaskingFailed(logger, e.Message);
+            exchange.ErrorCode = "masking_failed";
+            await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api, "Sensitive-data restoring failed; the answer was withheld. Retry later.");
         }
         finally
         {
-            Record(context, model, upstream, IsStream(body), usage.Value, started);
+            await SettleAsync(context, exchange, ticket);
         }
     }
 
-    private void Record(HttpContext context, string model, MessagesUpstream upstream, bool stream, TokenUsage? usage, long started)
+    /// <summary>The upstream exchange: passthrough to an Anthropic upstream, or translation to chat.completions.</summary>
+    private async Task ServeAsync(HttpContext context, MessagesExchange exchange, MessagesUpstream upstream, JsonObject body, byte[] raw,
+        MaskingSession masking, MaskingSession? restore, string model)
     {
+        if (upstream.Dialect == UpstreamDialect.Anthropic)
+        {
+            var rewrite = !string.Equals(upstream.Model, model, StringComparison.Ordinal);
+            if (rewrite) body["model"] = upstream.Model;
+            if (rewrite || masking.Summary.Total > 0) raw = AnthropicJson.ToUtf8(body);
+            // NOTE: a renamed model needs the answer rewritten too; the session (restoring or not) drives that pass.
+            await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl), exchange.Stream, exchange.Usage,
+                rewrite ? masking : restore, rewrite ? model : null);
+        }
+        else
+        {
+            await TranslateAsync(context, upstream, body, exchange.Usage, restore);
+        }
+    }
+
+    private static CallerIdentity Caller(HttpContext context) =>
+        context.Features.Get<GatewayRequestFeature>()?.Caller ?? CallerIdentity.Anonymous;
+
+    private static string? SessionId(HttpContext context)
+    {
+        var s = context.Request.Headers["x-session-id"].ToString();
+        return string.IsNullOrWhiteSpace(s) || s.Length > 200 ? null : s.Trim();
+    }
+
+    private static async Task WriteRefusalAsync(HttpContext context, MessagesExchange exchange, Admission admission)
+    {
+        switch (admission.Outcome)
+        {
+            case AdmissionOutcome.ModelNotAllowed:
+                exchange.ErrorCode = "model_not_allowed";
+                await WriteErrorAsync(context, 403, AnthropicErrorTypes.Permission, admission.Message ?? "This key may not use this model.");
+                break;
+            case AdmissionOutcome.BudgetExceeded:
+                exchange.ErrorCode = "budget_exceeded";
+                context.Response.Headers.RetryAfter = Math.Max(1, admission.RetryAfterSeconds > 0 ? admission.RetryAfterSeconds : 60).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, 429, AnthropicErrorTypes.RateLimit, admission.Message ?? "The budget of this key is exhausted.");
+                break;
+            default:
+                exchange.ErrorCode = "rate_limited";
+                context.Response.Headers.RetryAfter = Math.Max(1, admission.RetryAfterSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await WriteErrorAsync(context, 429, AnthropicErrorTypes.RateLimit, admission.Message ?? "Rate limit reached; retry later.");
+                break;
+        }
+    }
+
+    /// <summary>Settles (or releases) the admission and writes the request's one ledger row.</summary>
+    private async Task SettleAsync(HttpContext context, MessagesExchange exchange, AdmissionTicket? ticket)
+    {
+        var usage = exchange.Usage.Value;
         var tokens = usage ?? default;
+        var status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode;
+        var cost = usage is null || exchange.Model is null ? null : costs.Compute(exchange.Model, tokens).Usd;
+        if (ticket is not null)
+        {
+            try
+            {
+                if (status < 400 && usage is not null) await ticket.CompleteAsync(tokens.InputTokens, tokens.OutputTokens, cost, CancellationToken.None);
+                else await ticket.DisposeAsync();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                LogSettleFailed(logger, e.GetType().Name);
+                await ticket.DisposeAsync();
+            }
+        }
+        var feature = context.Features.Get<GatewayRequestFeature>();
         usageSink.Record(new UsageRecord
         {
             Timestamp = time.GetUtcNow(),
+            KeyId = exchange.Caller.LedgerKeyId,
+            SessionId = exchange.SessionId,
             Route = "messages",
-            Model = model,
-            Upstream = upstream.Name,
-            Status = context.RequestAborted.IsCancellationRequested ? 499 : context.Response.StatusCode,
+            Model = exchange.Model,
+            Upstream = exchange.Upstream?.Name,
+            Status = status,
             InputTokens = tokens.InputTokens,
             CachedTokens = tokens.CachedTokens,
             OutputTokens = tokens.OutputTokens,
-            CostUsd = usage is null ? null : costs.Compute(model, tokens).Usd,
+            ReasoningTokens = tokens.ReasoningTokens,
+            CostUsd = cost,
             ApiKeySource = "server",
-            LatencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-            Stream = stream,
+            LatencyMs = Stopwatch.GetElapsedTime(exchange.Started).TotalMilliseconds,
+            OverheadMs = feature?.OverheadMs ?? 0,
+            Stream = exchange.Stream,
+            MaskedCounts = exchange.Masking is { Summary.Total: > 0 } m ? new Dictionary<string, int>(m.Summary.Counts) : null,
+            ErrorCode = exchange.ErrorCode ?? (status >= 400 ? "upstream_error" : null),
         });
+    }
+
+    /// <summary>What one /v1/messages request did, for the ledger.</summary>
+    private sealed class MessagesExchange(long started, CallerIdentity caller, string? sessionId)
+    {
+        public long Started { get; } = started;
+        public CallerIdentity Caller { get; } = caller;
+        public string? SessionId { get; } = sessionId;
+        public string? Model { get; set; }
+        public bool Stream { get; set; }
+        public MessagesUpstream? Upstream { get; set; }
+        public MaskingSession? Masking { get; set; }
+        public UsageBox Usage { get; } = new();
+        public string? ErrorCode { get; set; }
     }
 
     /// <summary>Usage found while serving, for the ledger.</summary>
@@ -101,9 +247,33 @@ public sealed partial class MessagesProxy(
     {
         var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: false);
         if (body is null) return;
-        var upstream = selector.Select(J(body["model"])!);
+        var model = J(body["model"])!;
+        var upstream = selector.Select(model);
         if (upstream is { Dialect: UpstreamDialect.Anthropic })
         {
+            // NOTE: counting sends the prompt upstream too, so it is masked like the request itself.
+            var caller = Caller(context);
+            var masking = masking_.BeginFor(MaskingRoute.Messages, caller.VirtualKey?.Spec.MaskingPolicy, SessionId(context), caller.LedgerKeyId);
+            try
+            {
+                await masking.MaskJsonBodyAsync(body, context.RequestAborted);
+            }
+            catch (MaskingBlockedException e)
+            {
+                await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, e.Message);
+                return;
+            }
+            catch (MaskingFailedException e)
+            {
+                LogMaskingFailed(logger, e.Message);
+                await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api, "Sensitive-data masking is unavailable, so the request was not sent upstream. Retry later.");
+                return;
+            }
+            if (masking.Summary.Total > 0 || !string.Equals(upstream.Model, model, StringComparison.Ordinal))
+            {
+                body["model"] = upstream.Model;
+                raw = AnthropicJson.ToUtf8(body);
+            }
             await PassThroughAsync(context, upstream, raw, UpstreamHttpClients.MessagesUri(upstream.BaseUrl, countTokens: true), stream: false, usage: null);
             return;
         }
@@ -151,13 +321,14 @@ public sealed partial class MessagesProxy(
         return ((JsonObject)node!, raw);
     }
 
-    private TimeSpan Timeout(string name)
+    private TimeSpan Timeout(MessagesUpstream upstream)
     {
-        var seconds = providers.Get(name).TimeoutSeconds;
+        if (upstream.IdleTimeout is { } idle && idle > TimeSpan.Zero) return idle;
+        var seconds = providers.Get(upstream.Name).TimeoutSeconds;
         return seconds > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromSeconds(120);
     }
 
-    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage)
+    private async Task PassThroughAsync(HttpContext context, MessagesUpstream upstream, byte[] raw, Uri target, bool stream, UsageBox? usage, MaskingSession? restore = null, string? publicModel = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = new ByteArrayContent(raw) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -168,7 +339,7 @@ public sealed partial class MessagesProxy(
         var beta = context.Request.Headers["anthropic-beta"].ToString();
         if (!string.IsNullOrEmpty(beta)) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)
@@ -187,17 +358,35 @@ public sealed partial class MessagesProxy(
 
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var scanner = usage is null ? null : new AnthropicUsageScanner(stream);
+        var sseRestorer = restore is not null && stream ? new AnthropicSseRestorer(restore, publicModel) : null;
+        var restored = sseRestorer is null ? null : new ArrayBufferWriter<byte>(16 * 1024);
         try
         {
             await using var source = await response.Content.ReadAsStreamAsync(call.Token);
+            if (restore is not null && !stream)
+            {
+                await RestorePlainAsync(context, source, restore, publicModel, scanner, call);
+                return;
+            }
             while (true)
             {
                 call.Arm();
                 var n = await source.ReadAsync(buffer, call.Token);
                 if (n == 0) break;
+                scanner?.Feed(buffer.AsSpan(0, n));
+                if (sseRestorer is not null)
+                {
+                    await sseRestorer.WriteAsync(buffer.AsMemory(0, n), restored!, context.RequestAborted);
+                    await FlushAsync(context, restored!);
+                    continue;
+                }
                 await context.Response.Body.WriteAsync(buffer.AsMemory(0, n), context.RequestAborted);
                 if (stream) await context.Response.Body.FlushAsync(context.RequestAborted);
-                scanner?.Feed(buffer.AsSpan(0, n));
+            }
+            if (sseRestorer is not null)
+            {
+                await sseRestorer.CompleteAsync(restored!, context.RequestAborted);
+                await FlushAsync(context, restored!);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
@@ -222,7 +411,34 @@ public sealed partial class MessagesProxy(
         }
     }
 
-    private async Task TranslateAsync(HttpContext context, MessagesUpstream upstream, JsonObject body, UsageBox usage)
+    /// <summary>A plain (non-streamed) Anthropic answer with masked values restored; the body is small, so it is read whole.</summary>
+    private static async Task RestorePlainAsync(HttpContext context, Stream source, MaskingSession restore, string? publicModel, AnthropicUsageScanner? scanner, UpstreamCall call)
+    {
+        using var ms = new MemoryStream();
+        call.Arm();
+        await source.CopyToAsync(ms, call.Token);
+        var bytes = ms.GetBuffer().AsMemory(0, (int)ms.Length);
+        scanner?.Feed(bytes.Span);
+        JsonObject? message;
+        try
+        {
+            message = JsonNode.Parse(bytes.Span) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            message = null;
+        }
+        if (message is null)
+        {
+            await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
+            return;
+        }
+        await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
+        if (publicModel is not null && message["model"] is not null) message["model"] = publicModel;
+        await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(message), context.RequestAborted);
+    }
+
+    private async Task TranslateAsync(HttpContext context, MessagesUpstream upstream, JsonObject body, UsageBox usage, MaskingSession? restore)
     {
         JsonObject chat;
         try
@@ -243,9 +459,13 @@ public sealed partial class MessagesProxy(
             Content = new ByteArrayContent(AnthropicJson.ToUtf8(chat)),
         };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        if (!string.IsNullOrEmpty(upstream.ApiKey)) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + upstream.ApiKey);
+        if (!string.IsNullOrEmpty(upstream.ApiKey))
+        {
+            if (upstream.ApiKeyHeader is { } header) request.Headers.TryAddWithoutValidation(header, upstream.ApiKey);
+            else request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + upstream.ApiKey);
+        }
 
-        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream.Name));
+        using var call = new UpstreamCall(context.RequestAborted, Timeout(upstream));
         using var response = await SendAsync(context, upstream, request, call);
         if (response is null) return;
         if (!response.IsSuccessStatusCode)
@@ -280,6 +500,7 @@ public sealed partial class MessagesProxy(
             }
             usage.Value = FromOpenAi(completion["usage"]);
             var message = ChatToMessagesResponse.Translate(completion, model, stops);
+            if (restore is not null) await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
             await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(message), context.RequestAborted);
@@ -291,6 +512,9 @@ public sealed partial class MessagesProxy(
         StartStream(context);
         var buffer = new ArrayBufferWriter<byte>(4096);
         var converter = new ChatChunksToMessagesStream(new SseFrameWriter(buffer), model, stops);
+        var sseRestorer = restore is null ? null : new AnthropicSseRestorer(restore);
+        var restored = restore is null ? null : new ArrayBufferWriter<byte>(4096);
+        Task Emit() => sseRestorer is null ? FlushAsync(context, buffer) : RestoreAndFlushAsync(context, buffer, sseRestorer, restored!, complete: false);
         var done = false;
         try
         {
@@ -329,14 +553,15 @@ public sealed partial class MessagesProxy(
                     break;
                 }
                 converter.OnChunk(chunk);
-                await FlushAsync(context, buffer);
+                await Emit();
             }
             if (!converter.Finished)
             {
                 if (done || converter.SawFinish) converter.Complete();
                 else converter.Fail(AnthropicErrorTypes.Api, "The upstream stream ended before the answer was complete.");
             }
-            await FlushAsync(context, buffer);
+            if (sseRestorer is null) await FlushAsync(context, buffer);
+            else await RestoreAndFlushAsync(context, buffer, sseRestorer, restored!, complete: true);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
@@ -344,7 +569,7 @@ public sealed partial class MessagesProxy(
             LogStreamBroken(logger, upstream.Name, call.TimedOut);
             converter.Fail(call.TimedOut ? AnthropicErrorTypes.Timeout : AnthropicErrorTypes.Api,
                 call.TimedOut ? "The upstream provider stopped responding." : "The connection to the upstream provider was lost.");
-            try { await FlushAsync(context, buffer); }
+            try { await (sseRestorer is null ? FlushAsync(context, buffer) : RestoreAndFlushAsync(context, buffer, sseRestorer, restored!, complete: true)); }
             catch (Exception e2) when (e2 is OperationCanceledException or IOException) { }
         }
         finally
@@ -358,7 +583,15 @@ public sealed partial class MessagesProxy(
         try
         {
             call.Arm();
-            return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+            var sent = Stopwatch.GetTimestamp();
+            try
+            {
+                return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+            }
+            finally
+            {
+                if (context.Features.Get<GatewayRequestFeature>() is { } feature) feature.UpstreamTicks += Stopwatch.GetTimestamp() - sent;
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
@@ -409,6 +642,17 @@ public sealed partial class MessagesProxy(
         await WriteErrorAsync(context, clientStatus, type, message);
     }
 
+    private static async Task RestoreAndFlushAsync(HttpContext context, ArrayBufferWriter<byte> frames, AnthropicSseRestorer restorer, ArrayBufferWriter<byte> output, bool complete)
+    {
+        if (frames.WrittenCount > 0)
+        {
+            await restorer.WriteAsync(frames.WrittenMemory, output, context.RequestAborted);
+            frames.ResetWrittenCount();
+        }
+        if (complete) await restorer.CompleteAsync(output, context.RequestAborted);
+        await FlushAsync(context, output);
+    }
+
     private static void StartStream(HttpContext context)
     {
         context.Response.Headers.CacheControl = "no-cache";
@@ -453,6 +697,12 @@ public sealed partial class MessagesProxy(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Masking failed on /v1/messages: {Reason}")]
+    private static partial void LogMaskingFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Settling the admission of a /v1/messages request failed ({Error})")]
+    private static partial void LogSettleFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream {Upstream} answered /v1/messages with HTTP {Status}")]
     private static partial void LogUpstreamStatus(ILogger logger, string upstream, int status);

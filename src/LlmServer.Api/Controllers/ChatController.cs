@@ -1,6 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using LlmServer.Api.Errors;
+using LlmServer.Api.Proxy;
+using LlmServer.Services.Auth;
+using LlmServer.Services.Masking;
 using LlmServer.Dto.Chat;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
@@ -49,7 +52,22 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
             await StreamCoreAsync(request);
             return new EmptyResult();
         }
-        return Ok(await chat.ChatAsync(request, RequestLanguage.Resolve(HttpContext), HttpContext.RequestAborted));
+        var caller = Caller();
+        var response = await chat.ChatAsync(request, caller, RequestLanguage.Resolve(HttpContext), HttpContext.RequestAborted);
+        SetMaskedHeader(caller);
+        return Ok(response);
+    }
+
+    /// <summary>The authenticated caller (virtual key, ledger key id) as the chat service needs it.</summary>
+    private ChatCaller Caller()
+    {
+        var identity = HttpContext.Features.Get<GatewayRequestFeature>()?.Caller ?? CallerIdentity.Anonymous;
+        return new ChatCaller(identity.VirtualKey, identity.LedgerKeyId);
+    }
+
+    private void SetMaskedHeader(ChatCaller caller)
+    {
+        if (caller.MaskedSummary is { Length: > 0 } summary) HttpContext.Response.Headers[MaskingSummary.HeaderName] = summary;
     }
 
     /// <summary>Chat answered as server-sent events.</summary>
@@ -125,11 +143,13 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     private async Task StreamCoreAsync(ChatRequest request)
     {
         var aborted = HttpContext.RequestAborted;
-        var items = chat.StreamAsync(request, RequestLanguage.Resolve(HttpContext), aborted).GetAsyncEnumerator(aborted);
+        var caller = Caller();
+        var items = chat.StreamAsync(request, caller, RequestLanguage.Resolve(HttpContext), aborted).GetAsyncEnumerator(aborted);
         await using (items)
         {
             // NOTE: pull the first item before answering, so failures before any output (503, 401, 429 ...) keep their status code.
             var hasItem = await items.MoveNextAsync();
+            SetMaskedHeader(caller);
             var response = HttpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = "text/event-stream; charset=utf-8";

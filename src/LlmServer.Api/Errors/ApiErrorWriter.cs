@@ -37,6 +37,8 @@ public static class ApiErrorWriter
         ErrorKind.Unreachable => StatusCodes.Status502BadGateway,
         ErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
         ErrorKind.NotFound => StatusCodes.Status404NotFound,
+        ErrorKind.Forbidden => StatusCodes.Status403Forbidden,
+        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 

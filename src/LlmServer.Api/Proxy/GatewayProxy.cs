@@ -6,7 +6,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Api.Anthropic;
-using LlmServer.Api.Pipeline;
 using LlmServer.External.Upstreams;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
@@ -130,10 +129,11 @@ internal sealed partial class GatewayProxy(
             try
             {
                 JsonObject? parsed = null;
-                var policy = EffectiveMaskingPolicy.For(masking, MaskingRouteOf(route), caller.VirtualKey);
+                var maskingRoute = MaskingRouteOf(route);
+                var policy = MaskingPolicies.Parse(caller.VirtualKey?.Spec.MaskingPolicy) ?? masking.PolicyFor(maskingRoute);
                 if (policy != MaskingPolicy.Off)
                 {
-                    x.Masking = masking.Begin(policy, sessionId, caller.LedgerKeyId);
+                    x.Masking = masking.Begin(maskingRoute, policy, sessionId, caller.LedgerKeyId);
                     try
                     {
                         parsed = JsonNode.Parse(body.Span) as JsonObject;
@@ -419,15 +419,16 @@ internal sealed partial class GatewayProxy(
             CopyHeaders(response, ctx.Response);
             ctx.Response.ContentLength = answer.Length;
             if (x.Record) Record(x, ctx.Response.StatusCode, usage.HasUsage ? usage.Usage : null, x.Result.Outcome == UpstreamOutcome.Ok ? null : "upstream_client_error");
+            // NOTE: the answer is complete: store the turn before the client sees it, so its next turn finds it.
+            if (turn is not null && x.Result.Outcome == UpstreamOutcome.Ok) await sessions.StoreAsync(turn);
             try
             {
                 await ctx.Response.Body.WriteAsync(answer, ctx.RequestAborted);
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
             {
-                // NOTE: the client left while we wrote; not a server error. The answer is complete, so the turn is still stored.
+                // NOTE: the client left while we wrote; not a server error.
             }
-            if (turn is not null && x.Result.Outcome == UpstreamOutcome.Ok) await sessions.StoreAsync(turn);
         }
         finally
         {

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
+using LlmServer.Services.Routing;
 
 namespace LlmServer.Services.Anthropic;
 
@@ -21,11 +21,17 @@ public enum UpstreamDialect
 /// <param name="ApiKey">Key sent upstream; null or empty: none.</param>
 /// <param name="Model">Model name to send upstream.</param>
 /// <param name="Translation">How to shape a translated request (OpenAiChat only).</param>
-public sealed record MessagesUpstream(string Name, UpstreamDialect Dialect, string BaseUrl, string? ApiKey, string Model, ChatTranslationOptions Translation);
+public sealed record MessagesUpstream(string Name, UpstreamDialect Dialect, string BaseUrl, string? ApiKey, string Model, ChatTranslationOptions Translation)
+{
+    /// <summary>Header carrying <see cref="ApiKey"/> on a translated call: null for <c>Authorization: Bearer</c>, or e.g. <c>api-key</c> (Azure).</summary>
+    public string? ApiKeyHeader { get; init; }
+
+    /// <summary>Idle limit of an upstream from the gateway table; null: LlmServer:&lt;Provider&gt;:TimeoutSeconds applies.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
+}
 
 /// <summary>
-/// Chooses the upstream for a /v1/messages (or count_tokens) request. A seam: the gateway's router replaces
-/// the configured implementation when the branches meet.
+/// Chooses the upstream for a /v1/messages (or count_tokens) request.
 /// </summary>
 public interface IMessagesUpstreamSelector
 {
@@ -50,11 +56,11 @@ public sealed class ProviderEndpointOptions
 }
 
 /// <summary>
-/// The self-contained rule of this area, until the gateway's model table takes over: with an Anthropic key set,
-/// claude-* models go to the anthropic upstream; everything else is translated to vLLM when VLLM_BASE_URL is set,
-/// else to OpenAI.
+/// Asks the gateway's model router (the one model table of the server): a deployment on an <c>anthropic</c>
+/// upstream is served by passthrough (model name rewritten when the upstream knows it by another name); any
+/// OpenAI-style upstream (openai, azure_openai, openai_compatible) by translation to chat.completions.
 /// </summary>
-public sealed class ConfiguredMessagesUpstreamSelector(IOptionsMonitor<ProviderEndpointOptions> options) : IMessagesUpstreamSelector
+public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessagesUpstreamSelector
 {
     /// <summary>Named options key for LlmServer:Anthropic.</summary>
     public const string Anthropic = "anthropic";
@@ -68,39 +74,37 @@ public sealed class ConfiguredMessagesUpstreamSelector(IOptionsMonitor<ProviderE
     /// <inheritdoc />
     public MessagesUpstream? Select(string model)
     {
-        var anthropic = options.Get(Anthropic);
-        if (!string.IsNullOrEmpty(anthropic.ApiKey) && model.StartsWith("claude-", StringComparison.OrdinalIgnoreCase))
+        if (!router.TryResolve(model, out var route)) return null;
+        var d = route.At(0);
+        var u = d.Upstream;
+        var selected = u.Kind switch
         {
-            return new MessagesUpstream(Anthropic, UpstreamDialect.Anthropic, anthropic.BaseUrl is { Length: > 0 } b ? b : "https://api.anthropic.com",
-                anthropic.ApiKey, model, new ChatTranslationOptions());
-        }
-        var vllm = options.Get(Vllm);
-        if (!string.IsNullOrEmpty(vllm.BaseUrl))
-        {
-            return new MessagesUpstream(Vllm, UpstreamDialect.OpenAiChat, vllm.BaseUrl, vllm.ApiKey, model,
-                new ChatTranslationOptions { UpstreamModel = model, PassTopK = true, MaxTokensField = "max_tokens" });
-        }
-        var openAi = options.Get(OpenAi);
-        if (!string.IsNullOrEmpty(openAi.BaseUrl))
-        {
-            return new MessagesUpstream(OpenAi, UpstreamDialect.OpenAiChat, openAi.BaseUrl, openAi.ApiKey, model,
-                new ChatTranslationOptions { UpstreamModel = model, PassTopK = false, MaxTokensField = "max_completion_tokens" });
-        }
-        return null;
+            UpstreamKinds.Anthropic => new MessagesUpstream(u.Name, UpstreamDialect.Anthropic, u.BaseUrl, u.ApiKey, d.UpstreamModel, new ChatTranslationOptions()),
+            UpstreamKinds.OpenAiCompatible => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = true, MaxTokensField = "max_tokens" }),
+            UpstreamKinds.AzureOpenAi => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" })
+            {
+                ApiKeyHeader = "api-key",
+            },
+            _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" }),
+        };
+        // NOTE: the implicit upstreams keep their provider section's TimeoutSeconds; table upstreams use their own idle limit.
+        return u.Name is Anthropic or Vllm or OpenAi ? selected : selected with { IdleTimeout = u.IdleTimeout };
     }
 }
 
 /// <summary>Registration of the Anthropic-format protocol layer.</summary>
 public static class AnthropicServiceCollectionExtensions
 {
-    /// <summary>Provider endpoint options and the default upstream selector (replaceable: TryAdd).</summary>
+    /// <summary>Provider endpoint options (timeouts, anthropic-version) and the router-backed upstream selector.</summary>
     public static IServiceCollection AddAnthropicMessages(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ProviderEndpointOptions>(ConfiguredMessagesUpstreamSelector.Anthropic).BindConfiguration("LlmServer:Anthropic");
-        services.AddOptions<ProviderEndpointOptions>(ConfiguredMessagesUpstreamSelector.Vllm).BindConfiguration("LlmServer:Vllm");
-        services.AddOptions<ProviderEndpointOptions>(ConfiguredMessagesUpstreamSelector.OpenAi).BindConfiguration("LlmServer:OpenAi");
-        Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions
-            .TryAddSingleton<IMessagesUpstreamSelector, ConfiguredMessagesUpstreamSelector>(services);
+        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.Anthropic).BindConfiguration("LlmServer:Anthropic");
+        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.Vllm).BindConfiguration("LlmServer:Vllm");
+        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.OpenAi).BindConfiguration("LlmServer:OpenAi");
+        services.AddSingleton<IMessagesUpstreamSelector, RoutedMessagesUpstreamSelector>();
         return services;
     }
 }

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using LlmServer.Dto.Chat;
 using LlmServer.Services.Accounting;
+using System.Globalization;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Limits;
+using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,10 +19,10 @@ public readonly record struct ChatStreamItem(string? Delta, ChatResponse? Final)
 public interface IChatService
 {
     /// <summary>Answers a chat request (or starts a background response).</summary>
-    Task<ChatResponse> ChatAsync(ChatRequest request, string language, CancellationToken cancellationToken);
+    Task<ChatResponse> ChatAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken);
 
     /// <summary>Streams a chat answer; the last item carries the summary. The turn is stored only after completion.</summary>
-    IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, string language, CancellationToken cancellationToken);
+    IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken);
 
     /// <summary>Polls a background response.</summary>
     Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, CancellationToken cancellationToken);
@@ -39,55 +42,89 @@ public sealed partial class ChatService(
     IUsageSink usage,
     IOptionsMonitor<ChatOptions> options,
     TimeProvider time,
-    ILogger<ChatService> logger) : IChatService
+    ILogger<ChatService> logger,
+    IMaskingService? masking = null,
+    IRequestAdmission? admission = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
 
     /// <inheritdoc />
-    public async Task<ChatResponse> ChatAsync(ChatRequest request, string language, CancellationToken cancellationToken)
+    public async Task<ChatResponse> ChatAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        var (call, keys, instructions) = await PrepareAsync(request, language, cancellationToken);
-        var result = await upstream.CreateAsync(call, cancellationToken);
-        if (request.Background)
+        var x = new ChatExchange(request, caller, Stopwatch.GetTimestamp(), stream: false);
+        try
         {
-            Log.BackgroundStarted(logger, result.Id, call.Model, keys.Source);
-            return new ChatResponse
+            var p = await Guarded(x, () => PrepareAsync(request, caller, language, x, cancellationToken));
+            var result = await Guarded(x, () => upstream.CreateAsync(p.Call, cancellationToken));
+            if (request.Background)
             {
-                SessionId = request.EffectiveSessionId, Model = result.Model, ApiKeySource = keys.Source, CreatedAt = result.CreatedAt,
-                Temperature = call.Temperature, Instructions = instructions, ResponseId = result.Id, Status = result.Status,
-                ResponseTimeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-            };
+                Log.BackgroundStarted(logger, result.Id, p.Call.Model, p.Keys.Source);
+                x.Succeeded(result, p.Keys);
+                return new ChatResponse
+                {
+                    SessionId = request.EffectiveSessionId, Model = result.Model, ApiKeySource = p.Keys.Source, CreatedAt = result.CreatedAt,
+                    Temperature = p.Call.Temperature, Instructions = p.Instructions, ResponseId = result.Id, Status = result.Status,
+                    ResponseTimeMs = Stopwatch.GetElapsedTime(x.Started).TotalMilliseconds,
+                };
+            }
+            var restored = await Guarded(x, () => RestoreAsync(x, result.OutputText, cancellationToken));
+            result = result with { OutputText = restored };
+            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(request, restored, cancellationToken); return true; });
+            x.Succeeded(result, p.Keys);
+            return Complete(request, p.Call, p.Keys, p.Instructions, result, x.Started);
         }
-        await StoreTurnAsync(request, result.OutputText, cancellationToken);
-        return Complete(request, call, keys, instructions, result, started, stream: false);
+        finally
+        {
+            await SettleAsync(x);
+        }
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, string language,
+    public async IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, ChatCaller caller, string language,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        var (call, keys, instructions) = await PrepareAsync(request, language, cancellationToken);
-        UpstreamResult? final = null;
-        await foreach (var e in upstream.StreamAsync(call, cancellationToken).WithCancellation(cancellationToken))
+        var x = new ChatExchange(request, caller, Stopwatch.GetTimestamp(), stream: true);
+        try
         {
-            if (e.Completed is not null)
+            var p = await Guarded(x, () => PrepareAsync(request, caller, language, x, cancellationToken));
+            UpstreamResult? final = null;
+            var restorer = x.Masking?.CreateRestorer();
+            await using var events = upstream.StreamAsync(p.Call, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            while (await Guarded(x, () => events.MoveNextAsync()))
             {
-                final = e.Completed;
+                var e = events.Current;
+                if (e.Completed is not null)
+                {
+                    final = e.Completed;
+                }
+                else if (!string.IsNullOrEmpty(e.Delta))
+                {
+                    var delta = restorer is null ? e.Delta : await Guarded(x, () => restorer.PushAsync(e.Delta, cancellationToken));
+                    if (delta.Length > 0) yield return new ChatStreamItem(delta, null);
+                }
             }
-            else if (!string.IsNullOrEmpty(e.Delta))
+            if (restorer is not null)
             {
-                yield return new ChatStreamItem(e.Delta, null);
+                var tail = await restorer.FlushAsync(cancellationToken);
+                if (tail.Length > 0) yield return new ChatStreamItem(tail, null);
             }
+            if (final is null)
+            {
+                var ex = new LlmServerException(ErrorKind.Unreachable, "upstream_unreachable", "The upstream stream ended before it completed.");
+                x.Failed(ex);
+                throw ex;
+            }
+            var restored = await Guarded(x, () => RestoreAsync(x, final.OutputText, cancellationToken));
+            final = final with { OutputText = restored };
+            // NOTE: the turn is stored only now, after the upstream stream completed; a cancelled stream stores nothing.
+            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(request, restored, cancellationToken); return true; });
+            x.Succeeded(final, p.Keys);
+            yield return new ChatStreamItem(null, Complete(request, p.Call, p.Keys, p.Instructions, final, x.Started));
         }
-        if (final is null)
+        finally
         {
-            throw new LlmServerException(ErrorKind.Unreachable, "upstream_unreachable", "The upstream stream ended before it completed.");
+            await SettleAsync(x);
         }
-        // NOTE: the turn is stored only now, after the upstream stream completed; a cancelled stream stores nothing.
-        await StoreTurnAsync(request, final.OutputText, cancellationToken);
-        yield return new ChatStreamItem(null, Complete(request, call, keys, instructions, final, started, stream: true));
     }
 
     /// <inheritdoc />
@@ -119,11 +156,13 @@ public sealed partial class ChatService(
     public Task<bool> DeleteHistoryAsync(string sessionId, CancellationToken cancellationToken) =>
         store.DeleteAsync(sessionId, cancellationToken);
 
-    private async Task<(UpstreamRequest Call, KeySelection Keys, string Instructions)> PrepareAsync(
-        ChatRequest request, string language, CancellationToken cancellationToken)
+    private sealed record Prepared(UpstreamRequest Call, KeySelection Keys, string Instructions);
+
+    private async Task<Prepared> PrepareAsync(ChatRequest request, ChatCaller caller, string language, ChatExchange x, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         var keys = KeySelection.Select(request, upstream.HasServerKey);
+        x.KeySource = keys.Source;
         var instructions = ChatComposition.ComposeInstructions(request, o, language);
         IReadOnlyList<ChatTurn> stored = [];
         if (request.EffectiveSessionId is { } sessionId && o.History.MaxTurns > 0)
@@ -141,8 +180,202 @@ public sealed partial class ChatService(
             Background = request.Background,
             UserApiKey = keys.UserApiKey,
         };
+        x.Model = call.Model;
+
+        if (admission is not null)
+        {
+            var prompt = Anthropic.TokenEstimator.Text(call.Instructions) + call.Input.Sum(m => Anthropic.TokenEstimator.Text(m.Content) + 4);
+            var admitted = await admission.AdmitAsync(caller.VirtualKey, call.Model, prompt, call.MaxOutputTokens, cancellationToken);
+            if (!admitted.Admitted)
+            {
+                throw Refusal(admitted, call.Model);
+            }
+            x.Ticket = admitted.Ticket;
+        }
+
+        if (masking is not null)
+        {
+            // NOTE: stored history holds the restored (original) text; masking it again in the same vault scope gives
+            // every value the placeholder it had before, so the model sees a consistent conversation.
+            var session = masking.BeginFor(MaskingRoute.ApiChat, caller.VirtualKey?.Spec.MaskingPolicy, request.EffectiveSessionId, caller.LedgerKeyId);
+            x.Masking = session;
+            if (session.Policy != MaskingPolicy.Off)
+            {
+                var maskedInstructions = call.Instructions is null ? null : (await session.MaskAsync(call.Instructions, cancellationToken)).Text;
+                var input = new List<UpstreamMessage>(call.Input.Count);
+                foreach (var m in call.Input)
+                {
+                    input.Add(m with { Content = (await session.MaskAsync(m.Content, cancellationToken)).Text });
+                }
+                if (session.Policy == MaskingPolicy.Block && session.Summary.Total > 0)
+                {
+                    throw new MaskingBlockedException(session.Summary.Counts);
+                }
+                call = call with { Instructions = maskedInstructions, Input = input };
+                if (session.Summary.Total > 0) caller.MaskedSummary = session.Summary.ToHeaderValue();
+            }
+        }
         Log.Calling(logger, call.Model, keys.Source, stored.Count, call.WebSearch, call.Background);
-        return (call, keys, instructions);
+        return new Prepared(call, keys, instructions);
+    }
+
+    private static LlmServerException Refusal(Admission admitted, string model) => admitted.Outcome switch
+    {
+        AdmissionOutcome.ModelNotAllowed => new LlmServerException(ErrorKind.Forbidden, "model_not_allowed", admitted.Message ?? $"This key may not use model '{model}'.", model),
+        AdmissionOutcome.BudgetExceeded => new LlmServerException(ErrorKind.RateLimited, "budget_exceeded", admitted.Message ?? "The budget of this key is exhausted.", admitted.Message ?? "")
+        {
+            RetryAfter = (admitted.RetryAfterSeconds > 0 ? admitted.RetryAfterSeconds : 60).ToString(CultureInfo.InvariantCulture),
+        },
+        _ => new LlmServerException(ErrorKind.RateLimited, "key_rate_limited", admitted.Message ?? "Rate limit reached; retry later.",
+            Math.Max(1, admitted.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture))
+        {
+            RetryAfter = Math.Max(1, admitted.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture),
+        },
+    };
+
+    private static async ValueTask<string> RestoreAsync(ChatExchange x, string text, CancellationToken cancellationToken) =>
+        x.Masking is { RestoresResponses: true } m && m.Summary.Total > 0 ? await m.RestoreAsync(text, jsonEscaped: false, cancellationToken) : text;
+
+    /// <summary>Runs one step, noting how it failed (for the ledger) and turning masking failures into API errors.</summary>
+    private static async Task<T> Guarded<T>(ChatExchange x, Func<Task<T>> step)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (Exception e) when (Translate(x, e) is { } ex)
+        {
+            throw ex;
+        }
+    }
+
+    private static async ValueTask<T> Guarded<T>(ChatExchange x, Func<ValueTask<T>> step)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (Exception e) when (Translate(x, e) is { } ex)
+        {
+            throw ex;
+        }
+    }
+
+    /// <summary>Records the failure; returns the exception to throw instead, or null to rethrow the original.</summary>
+    private static Exception? Translate(ChatExchange x, Exception e)
+    {
+        switch (e)
+        {
+            case MaskingFailedException:
+            {
+                var ex = new LlmServerException(ErrorKind.Unavailable, "masking_unavailable",
+                    "Sensitive-data masking is unavailable, so the request was not sent upstream. Retry later.");
+                x.Failed(ex);
+                return ex;
+            }
+            case MaskingBlockedException blocked:
+            {
+                var types = string.Join(", ", blocked.Types);
+                var ex = new LlmServerException(ErrorKind.Validation, "masking_blocked",
+                    $"The request contains sensitive data and the masking policy is 'block'. Types found: {types}", types);
+                x.Failed(ex);
+                return ex;
+            }
+            case LlmServerException l:
+                x.Failed(l);
+                return null;
+            case OperationCanceledException:
+                x.Status = 499;
+                x.ErrorCode = "client_closed";
+                return null;
+            default:
+                x.Status = 500;
+                x.ErrorCode = "internal_error";
+                return null;
+        }
+    }
+
+    /// <summary>Settles or releases the admission, then writes the request's one ledger row.</summary>
+    private async Task SettleAsync(ChatExchange x)
+    {
+        var result = x.Result;
+        var usageTokens = result?.Usage ?? default;
+        var cost = result is null ? default : costs.Compute(result.Model, usageTokens);
+        if (cost.Warning is not null)
+        {
+            Log.UnknownPrice(logger, result!.Model);
+        }
+        // NOTE: cost is accounted to the server only when the server's key paid.
+        var serverCost = x.KeySource == KeySelection.Server ? cost.Usd : null;
+        if (x.Ticket is { } ticket)
+        {
+            try
+            {
+                if (result is not null && x.Status == 200 && !x.Request.Background)
+                {
+                    await ticket.CompleteAsync(usageTokens.InputTokens, usageTokens.OutputTokens, serverCost ?? 0m, CancellationToken.None);
+                }
+                else
+                {
+                    await ticket.DisposeAsync();
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Log.SettleFailed(logger, e.GetType().Name);
+                await ticket.DisposeAsync();
+            }
+        }
+        usage.Record(new UsageRecord
+        {
+            Timestamp = time.GetUtcNow(), KeyId = x.Caller.LedgerKeyId, SessionId = x.Request.EffectiveSessionId, Route = "api_chat",
+            Model = result?.Model ?? x.Model, Upstream = "openai", Status = x.Status ?? 499,
+            InputTokens = usageTokens.InputTokens, CachedTokens = usageTokens.CachedTokens,
+            OutputTokens = usageTokens.OutputTokens, ReasoningTokens = usageTokens.ReasoningTokens,
+            CostUsd = serverCost, ApiKeySource = x.KeySource, LatencyMs = Stopwatch.GetElapsedTime(x.Started).TotalMilliseconds,
+            Stream = x.Stream, ErrorCode = x.Status is null ? "client_closed" : x.ErrorCode,
+            MaskedCounts = x.Masking is { Summary.Total: > 0 } m ? new Dictionary<string, int>(m.Summary.Counts) : null,
+        });
+    }
+
+    /// <summary>What one chat request did, for admission settlement and the ledger.</summary>
+    private sealed class ChatExchange(ChatRequest request, ChatCaller caller, long started, bool stream)
+    {
+        public ChatRequest Request { get; } = request;
+        public ChatCaller Caller { get; } = caller;
+        public long Started { get; } = started;
+        public bool Stream { get; } = stream;
+        public string? Model { get; set; }
+        public string? KeySource { get; set; }
+        public AdmissionTicket? Ticket { get; set; }
+        public MaskingSession? Masking { get; set; }
+        public UpstreamResult? Result { get; private set; }
+        public int? Status { get; set; }
+        public string? ErrorCode { get; set; }
+
+        public void Succeeded(UpstreamResult result, KeySelection keys)
+        {
+            Result = result;
+            KeySource = keys.Source;
+            Status = 200;
+        }
+
+        public void Failed(LlmServerException e)
+        {
+            Status = e.Kind switch
+            {
+                ErrorKind.Validation => 400,
+                ErrorKind.ConfigurationMissing or ErrorKind.Unavailable => 503,
+                ErrorKind.Unauthorized => 401,
+                ErrorKind.Forbidden => 403,
+                ErrorKind.RateLimited => 429,
+                ErrorKind.Unreachable => 502,
+                ErrorKind.Timeout => 504,
+                ErrorKind.NotFound => 404,
+                _ => 500,
+            };
+            ErrorCode = e.Code;
+        }
     }
 
     private async Task StoreTurnAsync(ChatRequest request, string answer, CancellationToken cancellationToken)
@@ -158,23 +391,10 @@ public sealed partial class ChatService(
     }
 
     private ChatResponse Complete(ChatRequest request, UpstreamRequest call, KeySelection keys, string instructions,
-        UpstreamResult result, long started, bool stream)
+        UpstreamResult result, long started)
     {
         var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         var cost = costs.Compute(result.Model, result.Usage);
-        if (cost.Warning is not null)
-        {
-            Log.UnknownPrice(logger, result.Model);
-        }
-        usage.Record(new UsageRecord
-        {
-            Timestamp = time.GetUtcNow(), SessionId = request.EffectiveSessionId, Route = "api_chat", Model = result.Model,
-            Upstream = "openai", Status = 200, InputTokens = result.Usage.InputTokens, CachedTokens = result.Usage.CachedTokens,
-            OutputTokens = result.Usage.OutputTokens, ReasoningTokens = result.Usage.ReasoningTokens,
-            // NOTE: cost is accounted to the server only when the server's key paid.
-            CostUsd = keys.Source == KeySelection.Server ? cost.Usd : null,
-            ApiKeySource = keys.Source, LatencyMs = elapsed, Stream = stream,
-        });
         return new ChatResponse
         {
             SessionId = request.EffectiveSessionId, OutputText = result.OutputText, Model = result.Model,
@@ -196,5 +416,8 @@ public sealed partial class ChatService(
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "No price configured for model {Model}; cost reported as null")]
         public static partial void UnknownPrice(ILogger logger, string model);
+
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Settling the admission of a chat request failed ({Error})")]
+        public static partial void SettleFailed(ILogger logger, string error);
     }
 }

@@ -17,6 +17,10 @@ public enum ErrorKind
     Timeout,
     /// <summary>The thing asked for does not exist (404).</summary>
     NotFound,
+    /// <summary>The caller may not do this (403), e.g. a virtual key calling a model it is not allowed.</summary>
+    Forbidden,
+    /// <summary>A server component the request needs is unavailable (503), e.g. the masking vault.</summary>
+    Unavailable,
 }
 
 /// <summary>

@@ -17,8 +17,8 @@ public interface IMaskingService
     /// </summary>
     MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null);
 
-    /// <summary>As <see cref="Begin(MaskingRoute, string?, string?)"/> with an explicit policy (e.g. a virtual key's own).</summary>
-    MaskingSession Begin(MaskingPolicy policy, string? sessionId, string? apiKey);
+    /// <summary>As <see cref="Begin(MaskingRoute, string?, string?)"/>, under an explicit policy (e.g. a virtual key's).</summary>
+    MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey);
 }
 
 /// <summary>Default <see cref="IMaskingService"/>.</summary>
@@ -29,10 +29,10 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
 
     /// <inheritdoc />
     public MaskingSession Begin(MaskingRoute route, string? sessionId = null, string? apiKey = null) =>
-        Begin(PolicyFor(route), sessionId, apiKey);
+        Begin(route, PolicyFor(route), sessionId, apiKey);
 
     /// <inheritdoc />
-    public MaskingSession Begin(MaskingPolicy policy, string? sessionId, string? apiKey)
+    public MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey)
     {
         var keyPart = string.IsNullOrEmpty(apiKey) ? "anon" : HashKey(apiKey);
         if (!string.IsNullOrEmpty(sessionId))
@@ -53,4 +53,16 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
         SHA256.HashData(Encoding.UTF8.GetBytes(apiKey), hash);
         return Convert.ToHexStringLower(hash[..12]);
     }
+}
+
+/// <summary>The policy of one request: a virtual key's masking policy, when it has one, overrides the route's.</summary>
+public static class MaskingPolicies
+{
+    /// <summary>Parses off|mask|redact|block (case-insensitive); null for anything else.</summary>
+    public static MaskingPolicy? Parse(string? value) =>
+        Enum.TryParse<MaskingPolicy>(value?.Trim(), ignoreCase: true, out var p) && Enum.IsDefined(p) && !int.TryParse(value, out _) ? p : null;
+
+    /// <summary>Starts masking under the key's policy (else the route's), scoped to the session, else the key, else the request.</summary>
+    public static MaskingSession BeginFor(this IMaskingService masking, MaskingRoute route, string? keyPolicy, string? sessionId, string? scopeKey) =>
+        masking.Begin(route, Parse(keyPolicy) ?? masking.PolicyFor(route), string.IsNullOrWhiteSpace(sessionId) ? null : sessionId, scopeKey);
 }

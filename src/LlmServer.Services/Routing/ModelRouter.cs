@@ -126,8 +126,11 @@ public sealed partial class ModelRouter : IModelRouter
         if (string.IsNullOrEmpty(model)) model = _options.DefaultModel;
         if (!_table.ByName.TryGetValue(model, out var entry) || entry.Deployments.Length == 0)
         {
-            route = default;
-            return false;
+            if (!TryClaudeDefault(model, out entry))
+            {
+                route = default;
+                return false;
+            }
         }
         var first = 0;
         if (entry.Deployments.Length > 1 && entry.TotalWeight > 0)
@@ -141,6 +144,23 @@ public sealed partial class ModelRouter : IModelRouter
         }
         route = new ModelRoute(entry, first);
         return true;
+    }
+
+    /// <summary>
+    /// With ANTHROPIC_API_KEY set (the implicit anthropic upstream) and no table entry, claude-* names go to it
+    /// under their own name, so Claude clients work without a model table.
+    /// </summary>
+    private bool TryClaudeDefault(string model, out ModelEntry entry)
+    {
+        // NOTE: built per request, not cached: the names come from clients and a cache would grow without bound.
+        if (model.StartsWith("claude-", StringComparison.OrdinalIgnoreCase)
+            && _upstreams.TryGetValue(ImplicitAnthropic, out var anthropic) && anthropic.Kind == UpstreamKinds.Anthropic)
+        {
+            entry = new ModelEntry(model, [new Deployment(anthropic, model, 1)], null, _startedAt);
+            return true;
+        }
+        entry = null!;
+        return false;
     }
 
     public void SetDiscovered(string upstreamName, IReadOnlyList<DiscoveredModel> models)

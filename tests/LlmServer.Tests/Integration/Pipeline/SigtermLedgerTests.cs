@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using LlmServer.External;
+using LlmServer.External.Operations;
+using LlmServer.FakeUpstream;
+
+namespace LlmServer.Tests.Integration.Pipeline;
+
+/// <summary>
+/// The real built server as a child process: a burst of streamed /api/v1/chat and /v1/messages requests, SIGTERM
+/// while they run, then the SQLite ledger holds a row for every request that got an answer — none lost on shutdown.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+public sealed class SigtermLedgerTests
+{
+    private const int Requests = 24;
+
+    private static string ServerDll()
+    {
+        var testDir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        var configuration = testDir.Parent!.Name; // bin/<Configuration>/net10.0
+        var root = testDir;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "LlmServer.sln"))) root = root.Parent;
+        Assert.That(root, Is.Not.Null, "repository root (LlmServer.sln) not found above the test directory");
+        var dll = Path.Combine(root!.FullName, "src", "LlmServer.Api", "bin", configuration, testDir.Name, "LlmServer.Api.dll");
+        Assert.That(File.Exists(dll), Is.True, $"the built server is missing: {dll}");
+        return dll;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Test]
+    public async Task Sigterm_UnderLoad_LosesNoLedgerRow()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("SIGTERM is sent with kill(1); Linux only.");
+        await using var fake = await FakeUpstreamServer.StartAsync();
+        fake.ChunkSize = 4;
+        fake.ChunkDelay = TimeSpan.FromMilliseconds(40);
+        var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-sigterm-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dataDir);
+        var port = FreePort();
+        var dll = ServerDll();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
+            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS" }) start.Environment.Remove(name);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
+        start.Environment["OPENAI_BASE_URL"] = fake.V1Url;
+        start.Environment["OPENAI_API_KEY"] = "sk-server-sigterm";
+        start.Environment["ANTHROPIC_BASE_URL"] = fake.BaseUrl;
+        start.Environment["ANTHROPIC_API_KEY"] = "sk-ant-sigterm";
+        start.Environment["LOG_LEVEL"] = "Warning";
+
+        using var server = Process.Start(start)!;
+        var output = new StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+            await WaitHealthyAsync(http, server, output);
+
+            var sent = 0;
+            var tasks = Enumerable.Range(0, Requests).Select(async i =>
+            {
+                using var request = i % 2 == 0
+                    ? new HttpRequestMessage(HttpMethod.Post, "/api/v1/chat/stream")
+                    {
+                        Content = new StringContent(new JsonObject { ["session_id"] = $"sig-{i}", ["user_prompt"] = $"질문 {i}: 서버 i-1234567890abcdef0 상태를 길게 설명해 주세요" }.ToJsonString(), Encoding.UTF8, "application/json"),
+                    }
+                    : new HttpRequestMessage(HttpMethod.Post, "/v1/messages")
+                    {
+                        Content = new StringContent(new JsonObject
+                        {
+                            ["model"] = "claude-sonnet-4-5", ["max_tokens"] = 200, ["stream"] = true,
+                            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = $"질문 {i}: 서버 vpc-0a1b2c3d4e5f67890 상태를 설명해 주세요" }),
+                        }.ToJsonString(), Encoding.UTF8, "application/json"),
+                    };
+                Interlocked.Increment(ref sent);
+                try
+                {
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                    try { _ = await response.Content.ReadAsStringAsync(); } catch (Exception e) when (e is HttpRequestException or IOException) { }
+                    return true;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }).ToArray();
+
+            // Let the burst get under way (upstream streams are running), then ask the server to stop.
+            for (var i = 0; i < 200 && fake.Requests.Count(r => r.Method == "POST") < Requests / 2; i++) await Task.Delay(10);
+            Assert.That(fake.Requests.Count(r => r.Method == "POST"), Is.GreaterThan(0), "requests were in flight when SIGTERM came");
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+
+            var answered = (await Task.WhenAll(tasks)).Count(ok => ok);
+            using var exitWait = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+            await server.WaitForExitAsync(exitWait.Token);
+            Assert.That(server.ExitCode, Is.EqualTo(0), "graceful exit; output:\n" + output);
+
+            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, OperationsStoresExtensions.SqliteFileName));
+            var rows = await new SqlUsageLedgerStore(db).CountAsync(CancellationToken.None);
+            Assert.That(answered, Is.GreaterThan(0));
+            Assert.That(rows, Is.GreaterThanOrEqualTo(answered), $"every answered request has its row ({answered} answered of {sent} sent)");
+            Assert.That(rows, Is.LessThanOrEqualTo(sent), "no request recorded twice");
+            TestContext.Out.WriteLine($"sent {sent}, answered {answered}, ledger rows {rows}");
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task WaitHealthyAsync(HttpClient http, Process server, StringBuilder output)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            if (server.HasExited) Assert.Fail("server exited at start:\n" + output);
+            try
+            {
+                using var r = await http.GetAsync("/health");
+                if ((int)r.StatusCode < 500) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail("server did not become healthy:\n" + output);
+    }
+}
