@@ -451,6 +451,7 @@ internal sealed partial class GatewayProxy(
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var filled = 0;
         var terminal = false;
+        var stored = false;
         TokenUsage? usage = null;
         string? error = null;
         try
@@ -504,16 +505,17 @@ internal sealed partial class GatewayProxy(
                 int end;
                 while ((end = EventEnd(buffer.AsSpan(start, filled - start))) > 0)
                 {
-                    if (x.Restorer is null)
+                    var wasTerminal = terminal;
+                    var write = ProcessEvent(buffer.AsSpan(start, end), responsesApi, dropUsageChunk, x.Restorer is null ? turn : null, ref usage, ref terminal, x);
+                    ReadOnlyMemory<byte> output = buffer.AsMemory(start, end);
+                    if (write && x.Restorer is not null) output = await RestoreEventAsync(x.Restorer, output, turn, ctx.RequestAborted);
+                    if (turn is not null && terminal && !wasTerminal)
                     {
-                        var ev = buffer.AsSpan(start, end);
-                        if (ProcessEvent(ev, responsesApi, dropUsageChunk, turn, ref usage, ref terminal, x)) writer.Write(ev);
+                        // NOTE: the answer is complete: store the turn before the client sees the end, so its next turn finds it.
+                        stored = true;
+                        await sessions.StoreAsync(turn);
                     }
-                    else if (ProcessEvent(buffer.AsSpan(start, end), responsesApi, dropUsageChunk, null, ref usage, ref terminal, x))
-                    {
-                        var restored = await RestoreEventAsync(x.Restorer, buffer.AsMemory(start, end), turn, ctx.RequestAborted);
-                        writer.Write(restored.Span);
-                    }
+                    if (write) writer.Write(output.Span);
                     start += end;
                 }
                 if (start > 0)
@@ -562,7 +564,7 @@ internal sealed partial class GatewayProxy(
             ArrayPool<byte>.Shared.Return(buffer);
         }
         Record(x, error is null ? ctx.Response.StatusCode : error == "client_disconnected" ? 499 : 502, usage, error);
-        if (turn is not null && error is null && terminal) await sessions.StoreAsync(turn);
+        if (turn is not null && error is null && terminal && !stored) await sessions.StoreAsync(turn);
     }
 
     /// <summary>One event with originals restored (a held-back tail goes out before [DONE] as its own chunk).</summary>
