@@ -13,7 +13,10 @@ internal static class OpenApiSpec
 {
     private static readonly Lazy<JsonObject?> s_schemas = new(Load);
 
-    /// <summary>Where the spec lives: $LLMSERVER_OPENAPI_SPEC, else shared/specs beside the repository.</summary>
+    /// <summary>
+    /// Where the spec lives: $LLMSERVER_OPENAPI_SPEC, else shared/specs beside the repository (the newest copy),
+    /// else the copy vendored in Conformance/Spec (MIT, with its licence) so a plain clone tests too.
+    /// </summary>
     public static string? SpecPath
     {
         get
@@ -27,7 +30,8 @@ internal static class OpenApiSpec
                 candidate = Path.Combine(dir.FullName, "..", "shared", "specs", "openai-openapi.yaml");
                 if (File.Exists(candidate)) return Path.GetFullPath(candidate);
             }
-            return null;
+            var vendored = Path.Combine(AppContext.BaseDirectory, "Conformance", "Spec", "openai-openapi.yaml");
+            return File.Exists(vendored) ? vendored : null;
         }
     }
 
