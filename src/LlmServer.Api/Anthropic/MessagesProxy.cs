@@ -81,7 +81,7 @@ public sealed partial class MessagesProxy(
             }
             catch (MaskingBlockedException e)
             {
-                exchange.ErrorCode = "masking_blocked";
+                exchange.ErrorCode = "sensitive_data_blocked";
                 await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, e.Message);
                 return;
             }

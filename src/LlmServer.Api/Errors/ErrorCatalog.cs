@@ -33,7 +33,7 @@ internal static class ErrorCatalog
         ["store_unavailable"] = ("대화 기록 저장소를 열 수 없습니다. {0} 설정을 확인하세요.", "The chat history store cannot be opened; check {0}."),
         ["unsupported_media_type"] = ("Content-Type은 application/json이어야 합니다.", "Content-Type must be application/json."),
         ["masking_unavailable"] = ("민감정보 마스킹을 사용할 수 없어 요청을 업스트림으로 보내지 않았습니다. 잠시 후 다시 시도하세요.", "Sensitive-data masking is unavailable, so the request was not sent upstream. Retry later."),
-        ["masking_blocked"] = ("요청에 민감정보가 있어 차단되었습니다(정책: block). 발견된 유형: {0}", "The request contains sensitive data and the masking policy is 'block'. Types found: {0}"),
+        ["sensitive_data_blocked"] = ("요청에 민감정보가 있어 차단되었습니다(정책: block). 발견된 유형: {0}", "The request contains sensitive data and the masking policy is 'block'. Types found: {0}"),
         ["model_not_allowed"] = ("이 키는 모델 '{0}'을(를) 사용할 수 없습니다.", "This key may not use model '{0}'."),
         ["key_rate_limited"] = ("이 키의 요청 한도에 도달했습니다. {0}초 후 다시 시도하세요.", "Rate limit reached for this key; retry after {0} s."),
         ["budget_exceeded"] = ("이 키의 예산을 초과했습니다: {0}", "The budget of this key is exhausted: {0}"),

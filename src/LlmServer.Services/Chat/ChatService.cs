@@ -276,7 +276,7 @@ public sealed partial class ChatService(
             case MaskingBlockedException blocked:
             {
                 var types = string.Join(", ", blocked.Types);
-                var ex = new LlmServerException(ErrorKind.Validation, "masking_blocked",
+                var ex = new LlmServerException(ErrorKind.Validation, "sensitive_data_blocked",
                     $"The request contains sensitive data and the masking policy is 'block'. Types found: {types}", types);
                 x.Failed(ex);
                 return ex;

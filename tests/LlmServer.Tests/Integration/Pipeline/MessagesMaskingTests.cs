@@ -228,7 +228,7 @@ public sealed class MessagesMaskingTests
         foreach (var original in s_koreanOriginals) Assert.That(body, Does.Not.Contain(original));
         Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
         var row = (await RowsAsync(_sink, 1)).Single();
-        Assert.That((row.KeyId, row.Status, row.ErrorCode), Is.EqualTo((id, 400, "masking_blocked")));
+        Assert.That((row.KeyId, row.Status, row.ErrorCode), Is.EqualTo((id, 400, "sensitive_data_blocked")));
     }
 
     [Test]

@@ -152,7 +152,7 @@ public sealed class SessionChatMaskingTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var text = await response.Content.ReadAsStringAsync();
         var error = JsonNode.Parse(text)!;
-        Assert.That((string?)error["error"]!["code"], Is.EqualTo("masking_blocked"));
+        Assert.That((string?)error["error"]!["code"], Is.EqualTo("sensitive_data_blocked"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("PHONE"));
         Assert.That(text, Does.Not.Contain("010-1234-5678"));
         Assert.That(ChatTestKit.ResponsesCalls(_fake), Is.Empty);
