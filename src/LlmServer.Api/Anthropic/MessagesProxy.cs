@@ -24,6 +24,7 @@ namespace LlmServer.Api.Anthropic;
 /// </summary>
 public sealed partial class MessagesProxy(
     IMessagesUpstreamSelector selector,
+    LlmServer.Services.Routing.IModelRouter router,
     IRequestAdmission admission_,
     IMaskingService masking_,
     UpstreamHttpClients clients,
@@ -54,6 +55,12 @@ public sealed partial class MessagesProxy(
             exchange.Model = model;
             exchange.Stream = IsStream(body);
             var upstream = selector.Select(model);
+            if (upstream is null && router.Upstreams.Count == 0)
+            {
+                exchange.ErrorCode = "no_upstream_configured";
+                await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api, Proxy.GatewayProxy.NoUpstreamMessage);
+                return;
+            }
             if (upstream is null)
             {
                 exchange.ErrorCode = "model_not_found";

@@ -94,6 +94,14 @@ internal sealed partial class GatewayProxy(
                 await RejectAsync(ctx, feature, route, scan.Model, 400, scan.Error, scan.ErrorParam, null);
                 return;
             }
+            if (router.Upstreams.Count == 0)
+            {
+                // NOTE: a server started with no configuration says what to configure, not "model does not exist".
+                var x0 = new Exchange(ctx, feature, route, scan.Model ?? "", false);
+                Record(x0, null, 503, null, "no_upstream_configured");
+                await GatewayErrors.WriteOpenAiAsync(ctx, 503, NoUpstreamMessage, "server_error", null, "no_upstream_configured");
+                return;
+            }
             if (!router.TryResolve(scan.Model, out var modelRoute))
             {
                 var name = string.IsNullOrEmpty(scan.Model) ? router.DefaultModel : scan.Model;
@@ -205,6 +213,9 @@ internal sealed partial class GatewayProxy(
     }
 
     /// <summary>A request refused before any upstream call: the OpenAI error, and its ledger row (error code "invalid_request" when none is specific).</summary>
+    internal const string NoUpstreamMessage =
+        "No upstream is configured: set OPENAI_API_KEY, VLLM_BASE_URL or ANTHROPIC_API_KEY, or LlmServer:Gateway:Upstreams.";
+
     private Task RejectAsync(HttpContext ctx, GatewayRequestFeature feature, GatewayRoute route, string? model, int status, string message, string? param, string? code)
     {
         var x = new Exchange(ctx, feature, route, model ?? "", false);

@@ -39,6 +39,29 @@ public sealed class ChatServerWithoutConfigurationTests
     }
 
     [Test]
+    public async Task OpenAiCompatibleApi_Is503NamingWhatToConfigure()
+    {
+        var response = await PostAsync(_client, "/v1/chat/completions", """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}""", "en");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        var body = await BodyAsync(response);
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("no_upstream_configured"));
+        Assert.That((string?)body["error"]!["message"], Does.Contain("OPENAI_API_KEY").And.Contain("VLLM_BASE_URL"));
+    }
+
+    [Test]
+    public async Task AnthropicApi_Is503InAnthropicShapeNamingWhatToConfigure()
+    {
+        var response = await PostAsync(_client, "/v1/messages", """{"model":"claude-sonnet-4-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}""", "en");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        var body = await BodyAsync(response);
+        Assert.That((string?)body["type"], Is.EqualTo("error"));
+        Assert.That((string?)body["error"]!["type"], Is.EqualTo("api_error"));
+        Assert.That((string?)body["error"]!["message"], Does.Contain("ANTHROPIC_API_KEY"));
+    }
+
+    [Test]
     public async Task SqliteFile_IsCreatedOnFirstStart()
     {
         Assert.That(File.Exists(Path.Combine(_app.DataDir, "chat.db")), Is.True);
