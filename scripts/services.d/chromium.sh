@@ -6,6 +6,8 @@ chromium_start() {
   if ! command -v chromium >/dev/null 2>&1; then
     apt_install chromium || return 1
   fi
+  # Korean glyphs in the dashboard screenshot (best effort: the test does not depend on fonts).
+  apt_install fonts-noto-cjk || true
   export LLMSERVER_TEST_CHROMIUM
   LLMSERVER_TEST_CHROMIUM=$(command -v chromium)
   # Playwright's bundled driver must not try to download browsers.

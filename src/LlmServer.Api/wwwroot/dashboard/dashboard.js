@@ -127,7 +127,7 @@
     $("requests").textContent = fmt(requests);
     $("requests-detail").textContent = "오류 errors " + fmt(errors);
     $("latency").textContent = p95 != null ? fmt(p95, 1) + " ms" : "–";
-    $("latency-detail").textContent = "p50 " + fmt(p50, 1) + " ms · p95";
+    $("latency-detail").textContent = "p95 · p50 " + fmt(p50, 1) + " ms";
 
     let rate = 0, errRate = 0;
     const prev = state.prevStatus;
@@ -210,6 +210,7 @@
       ]);
       $("auth").classList.add("hidden");
       $("main").classList.remove("hidden");
+      if (!state.version) await loadVersion();
       renderComponents(status);
       renderSystem(status, info, now);
       if (usage) renderUsage(usage);
