@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
 
@@ -17,48 +15,35 @@ internal static class ApiError
 }
 
 /// <summary>
-/// Master-key check for the operations endpoints (Authorization: Bearer &lt;key&gt; or x-api-key).
+/// Master-key requirement for the operations endpoints (all under /api/v1, where <see cref="Proxy.GatewayMiddleware"/>
+/// has already authenticated the caller with the constant-time master-key / virtual-key check).
 /// <see cref="Required"/>: refused when no master key is configured (the admin API);
 /// otherwise open when none is configured (single-user local use: usage API, dashboard data).
+/// A valid virtual key is not enough here: 403.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method)]
-internal sealed class MasterKeyAttribute(bool required) : Attribute, IAsyncAuthorizationFilter
+internal sealed class MasterKeyAttribute(bool required) : Attribute, IAuthorizationFilter
 {
     public bool Required { get; } = required;
 
-    public Task OnAuthorizationAsync(AuthorizationFilterContext context)
+    public void OnAuthorization(AuthorizationFilterContext context)
     {
         var http = context.HttpContext;
-        var master = http.RequestServices.GetRequiredService<IConfiguration>()["LlmServer:Auth:MasterKey"];
-        if (string.IsNullOrEmpty(master))
+        var authenticator = http.RequestServices.GetRequiredService<LlmServer.Services.Auth.IApiKeyAuthenticator>();
+        if (!authenticator.Enabled)
         {
             if (Required)
             {
                 context.Result = ApiError.Create(http, StatusCodes.Status403Forbidden, "master_key_not_configured",
                     "The admin API needs a master key: set LLMSERVER_MASTER_KEY (LlmServer:Auth:MasterKey).");
             }
-            return Task.CompletedTask;
+            return;
         }
-        var presented = Presented(http.Request);
-        if (presented is null || !FixedTimeEquals(presented, master))
+        // NOTE: an unknown key never gets here (the middleware answered 401); a virtual key does.
+        if (http.Features.Get<Proxy.GatewayRequestFeature>()?.Caller.IsMaster != true)
         {
-            context.Result = ApiError.Create(http, StatusCodes.Status401Unauthorized, "unauthorized",
-                "This endpoint needs the master key (Authorization: Bearer <master key>).");
+            context.Result = ApiError.Create(http, StatusCodes.Status403Forbidden, "master_key_required",
+                "This endpoint needs the master key (Authorization: Bearer <master key>); a virtual key is not enough.");
         }
-        return Task.CompletedTask;
     }
-
-    private static string? Presented(HttpRequest request)
-    {
-        var auth = request.Headers.Authorization.ToString();
-        if (auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return auth["Bearer ".Length..].Trim();
-        }
-        var apiKey = request.Headers["x-api-key"].ToString();
-        return apiKey.Length > 0 ? apiKey : null;
-    }
-
-    private static bool FixedTimeEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(a)), SHA256.HashData(Encoding.UTF8.GetBytes(b)));
 }

@@ -83,6 +83,24 @@ public sealed class AdminKeysApiTests
     }
 
     [Test]
+    public async Task VirtualKey_IsValidForTheApisButNotForAdminOrUsage_403()
+    {
+        var create = await _admin.PostAsJsonAsync("/api/v1/admin/keys", new { name = "not-an-admin" });
+        var key = (string)JsonNode.Parse(await create.Content.ReadAsStringAsync())!["data"]!["key"]!;
+        using var client = _app.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+
+        var admin = await client.GetAsync("/api/v1/admin/keys");
+        var usage = await client.GetAsync("/api/v1/usage");
+        var system = await client.GetAsync("/api/v1/system/info");
+
+        Assert.That(admin.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((string)JsonNode.Parse(await admin.Content.ReadAsStringAsync())!["error"]!["code"]!, Is.EqualTo("master_key_required"));
+        Assert.That(usage.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(system.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the key itself is accepted by the auth middleware");
+    }
+
+    [Test]
     public async Task WithoutMasterKey_Returns401InSessionApiShape()
     {
         using var client = _app.CreateClient();
