@@ -55,8 +55,17 @@ public static class DependencyInjection
         // --- session chat API (issue 2) ---
         app.UseSessionChatApi();
 
-        // --- OpenAI-compatible gateway (issue 3) ---
+        // --- OpenAI-compatible gateway (issue 3): auth, then the /v1 hot path, before routing ---
         Proxy.GatewayApi.UseGateway(app);
+
+        // NOTE: explicit, so they run after the gateway's hot path instead of first (WebApplication's default).
+        app.UseRouting();
+        if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
+        {
+            app.UseAuthentication();
+        }
+        app.UseAuthorization();
+        app.MapSessionChatApi();
 
         // --- Anthropic + masking (issue 4) ---
 

@@ -59,10 +59,17 @@ internal static class ChatApiRegistration
         return services;
     }
 
+    /// <summary>What every request passes first: request counters and the body size limit.</summary>
     public static WebApplication UseSessionChatApi(this WebApplication app)
     {
         RequestStats.UseRequestStats(app);
         app.UseBodySizeLimit();
+        return app;
+    }
+
+    /// <summary>Swagger UI at /docs and GET /health (after routing; the /v1 hot path never reaches them).</summary>
+    public static WebApplication MapSessionChatApi(this WebApplication app)
+    {
         app.UseSwagger(o => o.RouteTemplate = "docs/{documentName}/swagger.json");
         app.UseSwaggerUI(o =>
         {

@@ -47,10 +47,12 @@ public sealed class RequestStats
         sorted.Length == 0 ? null : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)], 2);
 
     /// <summary>Middleware that records every request's status and duration.</summary>
-    public static IApplicationBuilder UseRequestStats(IApplicationBuilder app) =>
-        app.Use(async (context, next) =>
+    public static IApplicationBuilder UseRequestStats(IApplicationBuilder app)
+    {
+        // NOTE: resolved once: context.RequestServices would create a DI scope for every request.
+        var stats = app.ApplicationServices.GetRequiredService<RequestStats>();
+        return app.Use(async (context, next) =>
         {
-            var stats = context.RequestServices.GetRequiredService<RequestStats>();
             var start = Stopwatch.GetTimestamp();
             try
             {
@@ -62,4 +64,5 @@ public sealed class RequestStats
                     Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             }
         });
+    }
 }

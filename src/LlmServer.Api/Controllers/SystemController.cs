@@ -91,6 +91,12 @@ public sealed class SystemController(RequestStats stats, SystemInfoCollector inf
                 min_worker_threads = minWorkers, min_io_threads = minIo,
                 max_worker_threads = maxWorkers, max_io_threads = maxIo,
             },
+            jit = new
+            {
+                compiled_methods = System.Runtime.JitInfo.GetCompiledMethodCount(),
+                compiled_il_bytes = System.Runtime.JitInfo.GetCompiledILBytes(),
+                compilation_time_ms = System.Runtime.JitInfo.GetCompilationTime().TotalMilliseconds,
+            },
             os = new { description = SystemInfoCollector.Os, architecture = RuntimeInformation.OSArchitecture.ToString() },
             dotnet = new { version = Environment.Version.ToString(), framework = RuntimeInformation.FrameworkDescription },
         });

@@ -13,21 +13,23 @@ internal static class BodySizeLimit
         context.RequestServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default;
 
     /// <summary>Rejects a declared oversized body at once and caps the rest while it is read.</summary>
-    public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app) =>
-        app.Use(async (context, next) =>
+    public static IApplicationBuilder UseBodySizeLimit(this IApplicationBuilder app)
+    {
+        // NOTE: read once when the pipeline is built; a configuration lookup per request costs more than the check.
+        var limit = app.ApplicationServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default;
+        return app.Use((context, next) =>
         {
-            var limit = Of(context);
             if (context.Request.ContentLength is long length && length > limit)
             {
                 var message = ApiErrorWriter.Localize(context, "payload_too_large", $"The request body exceeds the limit of {limit} bytes.",
                     [limit.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-                await ApiErrorWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large", message);
-                return;
+                return ApiErrorWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large", message);
             }
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
             {
                 feature.MaxRequestBodySize = limit;
             }
-            await next(context);
+            return next(context);
         });
+    }
 }

@@ -24,9 +24,10 @@ public sealed class GatewayRequestFeature
 
 /// <summary>
 /// Auth for /v1 and /api/v1 (master key now, virtual keys later through <see cref="IApiKeyAuthenticator"/>),
-/// and the x-llmserver-overhead-ms header on every /v1 response.
+/// and the x-llmserver-overhead-ms header on every /v1 response. The proxied POST routes are dispatched here
+/// directly: the hot path skips routing and the middleware that only the other APIs need.
 /// </summary>
-internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticator authenticator)
+internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticator authenticator, GatewayProxy proxy)
 {
     public const string OverheadHeader = "x-llmserver-overhead-ms";
 
@@ -63,8 +64,23 @@ internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticat
             }
             feature.Caller = caller;
         }
+        if (v1 && HttpMethods.IsPost(ctx.Request.Method) && HotRoute(path.Value!) is { } route)
+        {
+            await proxy.ForwardAsync(ctx, route);
+            return;
+        }
         await next(ctx);
     }
+
+    /// <summary>The proxied POST routes by exact path (any other spelling still reaches the mapped endpoints).</summary>
+    private static GatewayRoute? HotRoute(string path) => path switch
+    {
+        "/v1/chat/completions" => GatewayRoute.ChatCompletions,
+        "/v1/completions" => GatewayRoute.Completions,
+        "/v1/responses" => GatewayRoute.Responses,
+        "/v1/embeddings" => GatewayRoute.Embeddings,
+        _ => null,
+    };
 
     private static string? PresentedKey(IHeaderDictionary headers)
     {

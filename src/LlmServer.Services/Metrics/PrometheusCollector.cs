@@ -173,7 +173,30 @@ public sealed class PrometheusCollector : IDisposable
             sb.Append(' ').Append(Format(value)).Append('\n');
         }
 
-        private static string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        // NOTE: the label text of a tag set is built once and looked up after that: every request records several
+        // measurements, and building (sort, sanitise, escape) each time was a visible share of the hot path.
+        private readonly ConcurrentDictionary<LabelKey, string> _labelCache = new();
+
+        private string Labels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (tags.Length is 0 or > 3)
+            {
+                return BuildLabels(tags);
+            }
+            var key = new LabelKey(tags);
+            if (_labelCache.TryGetValue(key, out var cached))
+            {
+                return cached;
+            }
+            var built = BuildLabels(tags);
+            if (_labelCache.Count < MaxSeriesPerInstrument)
+            {
+                _labelCache.TryAdd(key, built);
+            }
+            return built;
+        }
+
+        private static string BuildLabels(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             if (tags.Length == 0)
             {
@@ -206,6 +229,19 @@ public sealed class PrometheusCollector : IDisposable
         : double.IsNegativeInfinity(value) ? "-Inf"
         : double.IsNaN(value) ? "NaN"
         : value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>Up to three tags, in the order given, compared by their text.</summary>
+    private readonly record struct LabelKey(string? K0, string? V0, string? K1, string? V1, string? K2, string? V2)
+    {
+        public LabelKey(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+            : this(tags[0].Key, Text(tags[0].Value),
+                tags.Length > 1 ? tags[1].Key : null, tags.Length > 1 ? Text(tags[1].Value) : null,
+                tags.Length > 2 ? tags[2].Key : null, tags.Length > 2 ? Text(tags[2].Value) : null)
+        {
+        }
+
+        private static string? Text(object? value) => value as string ?? Convert.ToString(value, CultureInfo.InvariantCulture);
+    }
 
     internal static string Sanitize(string name)
     {
