@@ -19,6 +19,12 @@ public interface IMaskingService
 
     /// <summary>As <see cref="Begin(MaskingRoute, string?, string?)"/>, under an explicit policy (e.g. a virtual key's).</summary>
     MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey);
+
+    /// <summary>
+    /// Whether a JSON request body may hold something to mask: false only when the scanner finds nothing in any
+    /// string value of the body (see <see cref="JsonBodyPrefilter"/>), so masking it would change nothing.
+    /// </summary>
+    bool MayContainSensitiveData(ReadOnlySpan<byte> utf8Json);
 }
 
 /// <summary>Default <see cref="IMaskingService"/>.</summary>
@@ -46,6 +52,9 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
         // NOTE: a request-only scope never outlives the request, so it needs no vault round trips.
         return new MaskingSession(policy, "r:" + Guid.NewGuid().ToString("N"), scanner, null);
     }
+
+    /// <inheritdoc />
+    public bool MayContainSensitiveData(ReadOnlySpan<byte> utf8Json) => JsonBodyPrefilter.MayContainSensitiveData(scanner, utf8Json);
 
     private static string HashKey(string apiKey)
     {
