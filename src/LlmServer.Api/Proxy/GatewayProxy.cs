@@ -282,6 +282,16 @@ internal sealed partial class GatewayProxy(
         using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
         feature.UpstreamTicks += result.UpstreamTicks;
         var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, false) { Result = result, Record = false };
+        // NOTE: a stored response holds the placeholders its request was masked with; the caller's vault scope
+        // (its key, or x-session-id) restores them, as it did when the response was created.
+        var caller = feature.Caller;
+        var policy = MaskingPolicies.Parse(caller.VirtualKey?.Spec.MaskingPolicy) ?? masking.PolicyFor(MaskingRoute.Responses);
+        if (policy != MaskingPolicy.Off && result.Outcome == UpstreamOutcome.Ok)
+        {
+            var sessionId = ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && SessionMemory.IsValidId(sid.ToString()) ? sid.ToString() : null;
+            var session = masking.Begin(MaskingRoute.Responses, policy, sessionId, caller.LedgerKeyId);
+            if (session.RestoresResponses) exchange.Restorer = new OpenAiResponseRestorer(session, GatewayRoute.Responses);
+        }
         if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) await RelayBodyAsync(exchange, null);
         else await WriteFailureAsync(exchange, modelRoute.Model.Name);
     }
@@ -402,7 +412,7 @@ internal sealed partial class GatewayProxy(
             x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
             ReadOnlyMemory<byte> answer = buffer.AsMemory(0, total);
             UsageScan usage = default;
-            if (x.Result.Outcome == UpstreamOutcome.Ok && x.Record && IsJson(response))
+            if (x.Result.Outcome == UpstreamOutcome.Ok && (x.Record || x.Restorer is not null) && IsJson(response))
             {
                 usage = UsageScanner.Scan(answer.Span, wantId: x.Route == GatewayRoute.Responses);
                 if (!usage.Valid)
@@ -411,7 +421,7 @@ internal sealed partial class GatewayProxy(
                     await FailAsync(x, 502, "The upstream returned an invalid response.", "upstream_invalid_response");
                     return;
                 }
-                if (usage.Id is { } id && x.Route == GatewayRoute.Responses && x.Result.Deployment is { } d) responseIds.Remember(id, d);
+                if (usage.Id is { } id && x.Record && x.Route == GatewayRoute.Responses && x.Result.Deployment is { } d) responseIds.Remember(id, d);
                 if (x.Restorer is not null)
                 {
                     try

@@ -33,6 +33,7 @@ public static class MaskingServiceCollectionExtensions
         services.TryAddSingleton(sp => new SensitiveDataScanner(sp.GetRequiredService<IOptions<MaskingOptions>>().Value));
         services.TryAddSingleton<IMaskingVault, InMemoryMaskingVault>();
         services.TryAddSingleton<IMaskingService, MaskingService>();
+        services.AddHostedService<MaskingWarmup>();
         return services;
     }
 

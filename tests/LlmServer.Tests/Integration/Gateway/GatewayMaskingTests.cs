@@ -146,6 +146,19 @@ public sealed class GatewayMaskingTests
         Assert.That(doneText, Is.EqualTo("Echo: " + AwsScenario));
         Assert.That(completedText, Is.EqualTo("Echo: " + AwsScenario));
     }
+
+    [Test]
+    public async Task Responses_RetrievedLater_AreRestoredForTheSameKey()
+    {
+        var client = new ResponsesClient(Key, new ResponsesClientOptions { Endpoint = _host.V1 });
+        ResponseResult created = await client.CreateResponseAsync("gpt-4o-mini", AwsScenario, null);
+
+        ResponseResult retrieved = await client.GetResponseAsync(created.Id);
+
+        Assert.That(_host.Fake.LastRequest.Path, Does.EndWith("/v1/responses/" + created.Id), "the retrieve reached the upstream");
+        Assert.That(retrieved.Id, Is.EqualTo(created.Id));
+        Assert.That(retrieved.GetOutputText(), Is.EqualTo("Echo: " + AwsScenario), "the stored placeholders came back restored");
+    }
 #pragma warning restore OPENAI001
 
     [Test]
