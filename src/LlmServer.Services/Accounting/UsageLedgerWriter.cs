@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmServer.Services.Metrics;
 using LlmServer.Services.Operations;
 using Microsoft.Extensions.Hosting;
@@ -19,6 +20,7 @@ public sealed partial class UsageLedgerWriter(
 {
     private readonly int _batchSize = Math.Max(1, options.Value.Ledger.BatchSize);
     private readonly TimeSpan _flushInterval = TimeSpan.FromMilliseconds(Math.Max(1, options.Value.Ledger.FlushIntervalMs));
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,25 +30,28 @@ public sealed partial class UsageLedgerWriter(
         {
             while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
             {
-                using var window = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                window.CancelAfter(_flushInterval);
+                // NOTE: the batch fills by polling, not by awaiting each row: a reader parked on WaitToReadAsync is
+                // woken (a thread-pool hop) by every single write, which under load cost more than the insert itself.
+                var deadline = Stopwatch.GetTimestamp() + (long)(_flushInterval.TotalSeconds * Stopwatch.Frequency);
                 try
                 {
-                    while (batch.Count < _batchSize)
+                    while (true)
                     {
-                        if (reader.TryRead(out var record))
+                        while (batch.Count < _batchSize && reader.TryRead(out var record))
                         {
                             batch.Add(record);
                         }
-                        else if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                        var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                        if (batch.Count >= _batchSize || left <= TimeSpan.Zero)
                         {
                             break;
                         }
+                        await Task.Delay(left < PollInterval ? left : PollInterval, stoppingToken).ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException)
                 {
-                    // The time window closed (or shutdown began): write what we have.
+                    // Shutdown began: write what we have.
                 }
                 await WriteWithRetryAsync(batch, stoppingToken).ConfigureAwait(false);
                 batch.Clear();
