@@ -5,6 +5,8 @@
 #
 #   bash bench/gateway/run.sh             # publish + ready + harness (direct, nginx, llmserver)
 #   SKIP_PUBLISH=1 TARGETS="direct nginx portkey llmserver" bash bench/gateway/run.sh
+#   FLOOR=1 bash bench/gateway/run.sh    # then a second pass: nginx vs bench/floor (the least a Kestrel +
+#                                         # SocketsHttpHandler proxy costs here), to read LlmServer's own share
 #
 # Ports default to 28080-28083 so a parallel run of the harness on its defaults does not collide.
 set -euo pipefail
@@ -25,4 +27,13 @@ export TARGETS=${TARGETS:-"direct nginx llmserver"}
 export WARMUP=${WARMUP:-8}
 export EXTRA_NAME=llmserver EXTRA_URL="http://127.0.0.1:$OURS_PORT"
 export EXTRA_CMD="bash $HERE/start-llmserver.sh {UPSTREAM} $OURS_PORT"
-exec bash "$HARNESS"
+if [[ "${FLOOR:-0}" != 1 ]]; then
+  exec bash "$HARNESS"
+fi
+bash "$HARNESS"
+FLOOR_OUT=${FLOOR_OUT:-/tmp/llmserver-floor}
+dotnet publish "$ROOT/bench/floor" -c Release -o "$FLOOR_OUT" -nologo -v q
+# NOTE: the same gen0 budget as LlmServer gets from start-llmserver.sh, so RSS compares like with like.
+TARGETS="nginx floor" EXTRA_NAME=floor EXTRA_URL="http://127.0.0.1:28084" \
+  EXTRA_CMD="env DOTNET_GCgen0size=0x800000 dotnet $FLOOR_OUT/Floor.dll --urls http://127.0.0.1:28084 --upstream {UPSTREAM}" \
+  exec bash "$HARNESS"
