@@ -43,7 +43,7 @@ round() { # stream conc
 echo "# ENVS=[$ENVS]"
 for i in $(seq "$ROUNDS"); do
   if [[ "${PERF_ROUND:-}" == "$i" ]]; then perf record -F 999 -g -p "$srv" -o "${PERF_OUT:-/tmp/probe-perf.data}" -- sleep $((DURATION - 2)) >/dev/null 2>&1 & fi
-  round 0 "$CONC"
+  round "${STREAM:-0}" "$CONC"
 done
 round 0 64
 round 1 16
