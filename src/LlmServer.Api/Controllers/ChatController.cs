@@ -134,7 +134,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     public async Task<IActionResult> GetResponseAsync(string responseId, [FromHeader(Name = "X-OpenAI-Api-Key")] string? userApiKey)
     {
         var key = string.IsNullOrWhiteSpace(userApiKey) ? null : userApiKey.Trim();
-        return Ok(await chat.GetBackgroundAsync(responseId, key, HttpContext.RequestAborted));
+        return Ok(await chat.GetBackgroundAsync(responseId, key, Caller(), HttpContext.RequestAborted));
     }
 
     private static LlmServerException SessionNotFound(string sessionId) =>

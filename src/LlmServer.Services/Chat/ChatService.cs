@@ -25,7 +25,7 @@ public interface IChatService
     IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken);
 
     /// <summary>Polls a background response.</summary>
-    Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, CancellationToken cancellationToken);
+    Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, ChatCaller caller, CancellationToken cancellationToken);
 
     /// <summary>The stored messages of a session, oldest first (empty when unknown).</summary>
     Task<IReadOnlyList<ChatTurn>> GetHistoryAsync(string sessionId, CancellationToken cancellationToken);
@@ -47,6 +47,7 @@ public sealed partial class ChatService(
     IRequestAdmission? admission = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
+    private readonly BackgroundResponses _background = new(time);
 
     /// <inheritdoc />
     public async Task<ChatResponse> ChatAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken)
@@ -59,6 +60,10 @@ public sealed partial class ChatService(
             if (request.Background)
             {
                 Log.BackgroundStarted(logger, result.Id, p.Call.Model, p.Keys.Source);
+                if (request.EffectiveSessionId is not null || x.Masking is { Summary.Total: > 0 })
+                {
+                    _background.Add(result.Id, request, x.Masking, caller.LedgerKeyId);
+                }
                 x.Succeeded(result, p.Keys);
                 return new ChatResponse
                 {
@@ -128,7 +133,7 @@ public sealed partial class ChatService(
     }
 
     /// <inheritdoc />
-    public async Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, CancellationToken cancellationToken)
+    public async Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, ChatCaller caller, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         if (userApiKey is null && !upstream.HasServerKey)
@@ -136,6 +141,18 @@ public sealed partial class ChatService(
             throw KeySelection.ServerKeyMissing();
         }
         var result = await upstream.GetAsync(responseId, userApiKey, cancellationToken);
+        // NOTE: only the key that started the response gets its masked values back, and its session turn is stored once.
+        if (_background.TryGet(responseId, out var pending) && pending.LedgerKeyId == caller.LedgerKeyId)
+        {
+            if (pending.Masking is { RestoresResponses: true, Summary.Total: > 0 } m && !string.IsNullOrEmpty(result.OutputText))
+            {
+                result = result with { OutputText = await m.RestoreAsync(result.OutputText, jsonEscaped: false, cancellationToken) };
+            }
+            if (result.Status == "completed" && pending.ClaimStore())
+            {
+                await StoreTurnAsync(pending.Request, result.OutputText, cancellationToken);
+            }
+        }
         var source = userApiKey is null ? KeySelection.Server : KeySelection.User;
         var cost = result.Status == "completed" ? costs.Compute(result.Model, result.Usage) : default;
         return new ChatResponse

@@ -107,6 +107,41 @@ public sealed class SessionChatMaskingTests
     }
 
     [Test]
+    public async Task Background_PollRestoresTheAnswer_StoresTheTurnOnce_AndOnlyForTheKeyThatStartedIt()
+    {
+        using var http = Client();
+        var session = "bg-" + Guid.NewGuid().ToString("N")[..6];
+        using var started = await http.PostAsync("/api/v1/chat", Json(new JsonObject
+        {
+            ["session_id"] = session, ["user_prompt"] = MaskingSessionTests.AwsScenario, ["background"] = true,
+        }));
+        Assert.That(started.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var id = (string?)JsonNode.Parse(await started.Content.ReadAsStringAsync())!["response_id"];
+        foreach (var original in MaskingSessionTests.AwsOriginals)
+        {
+            Assert.That(UpstreamText(0), Does.Not.Contain(original));
+        }
+
+        for (var poll = 0; poll < 2; poll++)
+        {
+            var polled = JsonNode.Parse(await http.GetStringAsync($"/api/v1/chat/responses/{id}"))!;
+            Assert.That((string?)polled["status"], Is.EqualTo("completed"));
+            Assert.That((string?)polled["output_text"], Is.EqualTo("Echo: " + MaskingSessionTests.AwsScenario), "restored on every poll");
+        }
+
+        var history = JsonNode.Parse(await http.GetStringAsync($"/api/v1/chat/sessions/{session}"))!["messages"]!.AsArray();
+        Assert.That(history.Select(m => (string?)m!["content"]), Is.EqualTo(new[]
+        {
+            MaskingSessionTests.AwsScenario, "Echo: " + MaskingSessionTests.AwsScenario,
+        }), "the completed background answer is stored as the session's turn, once");
+
+        var (otherKey, _) = await CreateKeyAsync(http, new { name = "other" });
+        using var other = Client(otherKey);
+        var foreign = JsonNode.Parse(await other.GetStringAsync($"/api/v1/chat/responses/{id}"))!;
+        Assert.That((string?)foreign["output_text"], Does.Contain("<<AWS_EC2_1>>"), "another key gets the placeholders, not the originals");
+    }
+
+    [Test]
     public async Task Stream_InThreeCharacterChunks_DeltasAndSummaryAreRestored()
     {
         _fake.ChunkSize = 3;
