@@ -41,6 +41,24 @@ public sealed class GatewayProxyTests
         Assert.That(_host.Fake.LastRequest.Body, Is.EqualTo(body));
     }
 
+    [TestCase("v1/chat/completions")]
+    [TestCase("v1/chat/completions/")]
+    [TestCase("V1/Chat/Completions")]
+    public async Task HotPathAndRoutedSpellings_BehaveTheSame(string path)
+    {
+        // NOTE: the exact path is dispatched before routing; other spellings go through the mapped endpoint.
+        const string body = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"top_k":3}""";
+        using var http = _host.Client();
+
+        var response = await http.PostAsync(path, Json(body));
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That(_host.Fake.LastRequest.Body, Is.EqualTo(body));
+        Assert.That(response.Headers.Contains("x-llmserver-overhead-ms"), Is.True);
+        var row = await _host.Usage.WaitForAsync(r => r.Route == "chat_completions");
+        Assert.That(row.Status, Is.EqualTo(200));
+    }
+
     [Test]
     public async Task Alias_IsRewrittenToUpstreamModel_AndNothingElseChanges()
     {
