@@ -284,12 +284,11 @@ internal sealed partial class GatewayProxy(
         var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, false) { Result = result, Record = false };
         // NOTE: a stored response holds the placeholders its request was masked with; the caller's vault scope
         // (its key, or x-session-id) restores them, as it did when the response was created.
-        var caller = feature.Caller;
-        var policy = MaskingPolicies.Parse(caller.VirtualKey?.Spec.MaskingPolicy) ?? masking.PolicyFor(MaskingRoute.Responses);
-        if (policy != MaskingPolicy.Off && result.Outcome == UpstreamOutcome.Ok)
+        if (result.Outcome == UpstreamOutcome.Ok)
         {
+            var caller = feature.Caller;
             var sessionId = ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && SessionMemory.IsValidId(sid.ToString()) ? sid.ToString() : null;
-            var session = masking.Begin(MaskingRoute.Responses, policy, sessionId, caller.LedgerKeyId);
+            var session = masking.BeginFor(MaskingRoute.Responses, caller.VirtualKey?.Spec.MaskingPolicy, sessionId, caller.LedgerKeyId);
             if (session.RestoresResponses) exchange.Restorer = new OpenAiResponseRestorer(session, GatewayRoute.Responses);
         }
         if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) await RelayBodyAsync(exchange, null);
