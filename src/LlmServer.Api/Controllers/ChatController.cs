@@ -88,15 +88,16 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
         return new EmptyResult();
     }
 
-    /// <summary>The stored history of a session, oldest first.</summary>
+    /// <summary>The stored history of one of the caller's sessions, oldest first.</summary>
+    /// <remarks>A session id names a session inside the caller's own space: another key's session of the same name is not visible (404).</remarks>
     /// <response code="200">The messages.</response>
-    /// <response code="404">No stored history for this session.</response>
+    /// <response code="404">The caller has no stored history under this session id.</response>
     [HttpGet("sessions/{sessionId}")]
     [ProducesResponseType<SessionHistoryResponse>(StatusCodes.Status200OK)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status404NotFound)]
     public async Task<IActionResult> GetSessionAsync(string sessionId)
     {
-        var turns = await chat.GetHistoryAsync(sessionId, HttpContext.RequestAborted);
+        var turns = await chat.GetHistoryAsync(sessionId, Caller(), HttpContext.RequestAborted);
         if (turns.Count == 0)
         {
             throw SessionNotFound(sessionId);
@@ -108,15 +109,15 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
         });
     }
 
-    /// <summary>Deletes the stored history of a session.</summary>
+    /// <summary>Deletes the stored history of one of the caller's sessions.</summary>
     /// <response code="200">Deleted.</response>
-    /// <response code="404">No stored history for this session.</response>
+    /// <response code="404">The caller has no stored history under this session id.</response>
     [HttpDelete("sessions/{sessionId}")]
     [ProducesResponseType(StatusCodes.Status200OK)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status404NotFound)]
     public async Task<IActionResult> DeleteSessionAsync(string sessionId)
     {
-        if (!await chat.DeleteHistoryAsync(sessionId, HttpContext.RequestAborted))
+        if (!await chat.DeleteHistoryAsync(sessionId, Caller(), HttpContext.RequestAborted))
         {
             throw SessionNotFound(sessionId);
         }
@@ -127,7 +128,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// <param name="responseId">The response_id returned when it was started.</param>
     /// <param name="userApiKey">When the response was started with the caller's own key, the same key (header X-OpenAI-Api-Key).</param>
     /// <response code="200">The response: status queued / in_progress, or completed with output_text and tokens.</response>
-    /// <response code="404">Unknown response id.</response>
+    /// <response code="404">No response with this id was started by the caller.</response>
     [HttpGet("responses/{responseId}")]
     [ProducesResponseType<ChatResponse>(StatusCodes.Status200OK)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status404NotFound)]

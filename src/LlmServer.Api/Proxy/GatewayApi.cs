@@ -9,7 +9,7 @@ internal static partial class GatewayApi
     {
         services.AddSingleton<GatewayProxy>();
         services.AddSingleton<SessionMemory>();
-        services.AddSingleton<ResponseIdCache>();
+        services.AddSingleton<LlmServer.Services.Ownership.StoredResponses>();
         services.AddHealthChecks().AddCheck<GatewayHealthCheck>("gateway");
         return services;
     }

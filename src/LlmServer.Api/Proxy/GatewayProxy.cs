@@ -10,6 +10,7 @@ using LlmServer.External.Upstreams;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;
+using LlmServer.Services.Ownership;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 using Microsoft.AspNetCore.Http.Features;
@@ -41,7 +42,7 @@ internal sealed partial class GatewayProxy(
     IMaskingService masking,
     ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
-    ResponseIdCache responseIds,
+    StoredResponses storedResponses,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<GatewayProxy> logger)
@@ -83,7 +84,7 @@ internal sealed partial class GatewayProxy(
             if (route == GatewayRoute.ChatCompletions && sessionId is not null)
             {
                 // NOTE: history holds restored text; it is masked again below with the rest of the body.
-                var (withHistory, pending) = await sessions.PrepareAsync(sessionId, body, ctx.RequestAborted);
+                var (withHistory, pending) = await sessions.PrepareAsync(feature.Caller.Owner, sessionId, body, ctx.RequestAborted);
                 if (withHistory is not null) body = withHistory;
                 turn = pending;
             }
@@ -109,7 +110,36 @@ internal sealed partial class GatewayProxy(
                 return;
             }
 
-            var x = new Exchange(ctx, feature, route, modelRoute.Model.Name, scan.Stream);
+            var storesResponse = false;
+            if (route == GatewayRoute.Responses)
+            {
+                // NOTE: a stored response continues only for the owner that created it; another owner's id is
+                // answered as the upstream answers an id it does not know, so its existence is not revealed.
+                var fields = ResponsesRequestFields.Read(body.Span);
+                storesResponse = fields.Stored;
+                if (fields.PreviousResponseId is { } previous)
+                {
+                    OwnedResponse? owned;
+                    try
+                    {
+                        (owned, _) = await storedResponses.FindAsync(previous, feature.Caller.Owner, ctx.RequestAborted);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        LogStoreFailed(logger, e.GetType().Name);
+                        var x1 = new Exchange(ctx, feature, route, modelRoute.Model.Name, false);
+                        await FailAsync(x1, 503, "Stored responses cannot be looked up right now, so the request was not sent. Please try again shortly.", "store_unavailable");
+                        return;
+                    }
+                    if (owned is null)
+                    {
+                        await RejectAsync(ctx, feature, route, modelRoute.Model.Name, 400, $"Previous response with id '{previous}' not found.", "previous_response_id", "previous_response_not_found");
+                        return;
+                    }
+                }
+            }
+
+            var x = new Exchange(ctx, feature, route, modelRoute.Model.Name, scan.Stream) { StoresResponse = storesResponse };
             var caller = feature.Caller;
             Admission admission;
             try
@@ -264,31 +294,53 @@ internal sealed partial class GatewayProxy(
         }
     }
 
-    /// <summary>GET /v1/responses/{id}: to the upstream that created it, else the default model's.</summary>
+    /// <summary>
+    /// GET /v1/responses/{id}: only for the owner that created it through this server, from the upstream that holds
+    /// it; an unknown id and another owner's id both answer 404.
+    /// </summary>
     public async Task RetrieveResponseAsync(HttpContext ctx, string id)
     {
         var feature = ctx.Features.Get<GatewayRequestFeature>() ?? new GatewayRequestFeature(Stopwatch.GetTimestamp());
+        OwnedResponse? owned;
+        Deployment? deployment;
+        try
+        {
+            (owned, deployment) = await storedResponses.FindAsync(id, feature.Caller.Owner, ctx.RequestAborted);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogStoreFailed(logger, e.GetType().Name);
+            await GatewayErrors.WriteOpenAiAsync(ctx, 503, "Stored responses cannot be looked up right now. Please try again shortly.", "server_error", null, "store_unavailable");
+            return;
+        }
         ModelRoute modelRoute;
-        if (responseIds.TryGet(id, out var deployment))
+        if (owned is null)
+        {
+            await GatewayErrors.WriteOpenAiAsync(ctx, 404, $"No response found with id '{id}'.", "invalid_request_error", null, "response_not_found");
+            return;
+        }
+        if (deployment is not null)
         {
             modelRoute = new ModelRoute(new ModelEntry(deployment.UpstreamModel, [deployment], null, 0), 0);
         }
         else if (!router.TryResolve(null, out modelRoute))
         {
-            await GatewayErrors.WriteOpenAiAsync(ctx, 404, $"No response found with id '{id}'.", "invalid_request_error", null, null);
+            await GatewayErrors.WriteOpenAiAsync(ctx, 404, $"No response found with id '{id}'.", "invalid_request_error", null, "response_not_found");
             return;
         }
         var request = new UpstreamRequest(HttpMethod.Get, "responses/" + Uri.EscapeDataString(id), null, "application/json");
         using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);
         feature.UpstreamTicks += result.UpstreamTicks;
         var exchange = new Exchange(ctx, feature, GatewayRoute.Responses, modelRoute.Model.Name, false) { Result = result, Record = false };
-        // NOTE: a stored response holds the placeholders its request was masked with; the caller's vault scope
-        // (its key, or x-session-id) restores them, as it did when the response was created.
+        // NOTE: a stored response holds the placeholders its request was masked with; the vault scope recorded
+        // with it (else the caller's: its key, or x-session-id) restores them, as when the response was created.
         if (result.Outcome == UpstreamOutcome.Ok)
         {
             var caller = feature.Caller;
             var sessionId = ctx.Request.Headers.TryGetValue(SessionMemory.Header, out var sid) && SessionMemory.IsValidId(sid.ToString()) ? sid.ToString() : null;
-            var session = masking.BeginFor(MaskingRoute.Responses, caller.VirtualKey?.Spec.MaskingPolicy, sessionId, caller.LedgerKeyId);
+            var session = owned.MaskingScope is { } scope
+                ? masking.Resume(MaskingPolicy.Mask, scope)
+                : masking.BeginFor(MaskingRoute.Responses, caller.VirtualKey?.Spec.MaskingPolicy, sessionId, caller.LedgerKeyId);
             if (session.RestoresResponses) exchange.Restorer = new OpenAiResponseRestorer(session, GatewayRoute.Responses);
         }
         if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) await RelayBodyAsync(exchange, null);
@@ -309,6 +361,10 @@ internal sealed partial class GatewayProxy(
         public MaskingSession? Masking { get; set; }
         /// <summary>Non-null when the answer needs originals put back.</summary>
         public OpenAiResponseRestorer? Restorer { get; set; }
+        /// <summary>True when the upstream stores the response (/v1/responses without store=false): its id is recorded for its owner.</summary>
+        public bool StoresResponse { get; init; }
+        /// <summary>A stored response's id seen in the stream, not yet recorded.</summary>
+        public string? ResponseId { get; set; }
         /// <summary>What the admission ticket settles to (a 2xx answer); null releases the reservation.</summary>
         public (TokenUsage Usage, decimal? Cost)? Settle { get; set; }
     }
@@ -420,7 +476,10 @@ internal sealed partial class GatewayProxy(
                     await FailAsync(x, 502, "The upstream returned an invalid response.", "upstream_invalid_response");
                     return;
                 }
-                if (usage.Id is { } id && x.Record && x.Route == GatewayRoute.Responses && x.Result.Deployment is { } d) responseIds.Remember(id, d);
+                if (usage.Id is { } id && x.StoresResponse && x.Result.Deployment is { } d)
+                {
+                    await storedResponses.RecordAsync(id, x.Feature.Caller.Owner, d, x.Masking);
+                }
                 if (x.Restorer is not null)
                 {
                     try
@@ -530,6 +589,12 @@ internal sealed partial class GatewayProxy(
                     var write = ProcessEvent(buffer.AsSpan(start, end), responsesApi, dropUsageChunk, x.Restorer is null ? turn : null, ref usage, ref terminal, x);
                     ReadOnlyMemory<byte> output = buffer.AsMemory(start, end);
                     if (write && x.Restorer is not null) output = await RestoreEventAsync(x.Restorer, output, turn, ctx.RequestAborted);
+                    if (x.ResponseId is { } responseId && x.Result.Deployment is { } deployment)
+                    {
+                        // NOTE: before the final event reaches the client, so a retrieval right after it finds the record.
+                        x.ResponseId = null;
+                        await storedResponses.RecordAsync(responseId, x.Feature.Caller.Owner, deployment, x.Masking);
+                    }
                     if (turn is not null && terminal && !wasTerminal)
                     {
                         // NOTE: the answer is complete: store the turn before the client sees the end, so its next turn finds it.
@@ -671,7 +736,7 @@ internal sealed partial class GatewayProxy(
                 terminal = true;
                 var scan = UsageScanner.Scan(payload, wantId: true);
                 if (scan.HasUsage) usage = scan.Usage;
-                if (scan.Id is { } id && x.Result.Deployment is { } dep) responseIds.Remember(id, dep);
+                if (x.StoresResponse) x.ResponseId = scan.Id;
             }
             return true;
         }
@@ -758,6 +823,9 @@ internal sealed partial class GatewayProxy(
             ErrorCode = errorCode,
         });
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The stored-response records cannot be read ({Error}); the request was refused")]
+    private static partial void LogStoreFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Admission (limits, budgets) failed; the request was refused")]
     private static partial void LogAdmissionFailed(ILogger logger, Exception ex);

@@ -10,15 +10,17 @@ namespace LlmServer.Api.Proxy;
 /// <summary>
 /// x-session-id on /v1/chat/completions: the session's stored history is put before the request's messages
 /// (after its leading system/developer messages), and the new turn is stored once the answer is complete.
-/// Uses the store of /api/v1/chat (<see cref="IChatHistoryStore"/>).
+/// Uses the store of /api/v1/chat (<see cref="IChatHistoryStore"/>), inside the caller's own space: the same id sent
+/// with another key is another session.
 /// </summary>
 internal sealed partial class SessionMemory(IServiceProvider services, IOptions<GatewayOptions> options, TimeProvider time, ILogger<SessionMemory> logger)
 {
     public const string Header = "x-session-id";
 
     /// <summary>The pending turn of one request.</summary>
-    internal sealed class Turn(string sessionId, string userText)
+    internal sealed class Turn(string owner, string sessionId, string userText)
     {
+        public string Owner { get; } = owner;
         public string SessionId { get; } = sessionId;
         public string UserText { get; } = userText;
         public StringBuilder Answer { get; } = new();
@@ -29,7 +31,7 @@ internal sealed partial class SessionMemory(IServiceProvider services, IOptions<
     public static bool IsValidId(string id) => id.Length is > 0 and <= 128 && !id.Any(char.IsControl);
 
     /// <summary>The body with history prepended, and the turn to store later; null body when no store is registered.</summary>
-    public async Task<(byte[]? Body, Turn? Turn)> PrepareAsync(string sessionId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public async Task<(byte[]? Body, Turn? Turn)> PrepareAsync(string owner, string sessionId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var store = Store;
         if (store is null)
@@ -48,7 +50,7 @@ internal sealed partial class SessionMemory(IServiceProvider services, IOptions<
         }
         if (root is not JsonObject obj || obj["messages"] is not JsonArray messages) return (null, null);
         var userText = LastUserText(messages);
-        var history = await store.GetAsync(sessionId, options.Value.SessionHistoryMessages, cancellationToken);
+        var history = await store.GetAsync(owner, sessionId, options.Value.SessionHistoryMessages, cancellationToken);
         if (history.Count > 0)
         {
             var at = 0;
@@ -58,7 +60,7 @@ internal sealed partial class SessionMemory(IServiceProvider services, IOptions<
                 messages.Insert(at++, new JsonObject { ["role"] = turn.Role, ["content"] = turn.Content });
             }
         }
-        return (JsonSerializer.SerializeToUtf8Bytes(obj), new Turn(sessionId, userText));
+        return (JsonSerializer.SerializeToUtf8Bytes(obj), new Turn(owner, sessionId, userText));
     }
 
     public async Task StoreAsync(Turn turn)
@@ -69,7 +71,7 @@ internal sealed partial class SessionMemory(IServiceProvider services, IOptions<
         try
         {
             // NOTE: the answer is complete; store it even if the client has gone meanwhile.
-            await store.AppendAsync(turn.SessionId, [new ChatTurn("user", turn.UserText, now), new ChatTurn("assistant", turn.Answer.ToString(), now)], CancellationToken.None);
+            await store.AppendAsync(turn.Owner, turn.SessionId, [new ChatTurn("user", turn.UserText, now), new ChatTurn("assistant", turn.Answer.ToString(), now)], CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

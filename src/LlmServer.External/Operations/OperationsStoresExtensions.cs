@@ -44,6 +44,7 @@ public static class OperationsStoresExtensions
         services.TryAddSingleton<IVirtualKeyStore, SqlVirtualKeyStore>();
         services.TryAddSingleton<IBudgetStore, SqlBudgetStore>();
         services.TryAddSingleton<IUsageLedgerStore, SqlUsageLedgerStore>();
+        services.TryAddSingleton<LlmServer.Services.Ownership.IOwnedResponseStore, SqlOwnedResponseStore>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, DatabaseStatusContributor>());
         services.TryAddSingleton(sp => new DatabaseStatusContributor(sp.GetRequiredService<OpsDatabase>()));
         services.AddHealthChecks().AddCheck<ContributorHealthCheck<DatabaseStatusContributor>>("database");

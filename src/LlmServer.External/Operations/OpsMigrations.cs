@@ -63,6 +63,25 @@ internal static class OpsMigrations
             content TEXT NOT NULL, created_at BIGINT NOT NULL);
         CREATE INDEX ix_chat_turns_session ON chat_turns (session_id, id);
         """),
+        // Ownership: history rows stored before sessions had owners belong to the operator ('admin'), so they stay
+        // readable with the master key; response ids are recorded with their owner.
+        (3,
+        """
+        CREATE TABLE owned_responses (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, surface TEXT NOT NULL, upstream TEXT NULL, upstream_model TEXT NULL,
+            session_id TEXT NULL, user_prompt TEXT NULL, masking_scope TEXT NULL, masking_policy TEXT NULL,
+            turn_stored INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);
+        CREATE INDEX ix_owned_responses_created ON owned_responses (created_at);
+        """,
+        """
+        ALTER TABLE chat_turns ADD COLUMN owner TEXT NOT NULL DEFAULT 'admin';
+        CREATE INDEX ix_chat_turns_owner_session ON chat_turns (owner, session_id, id);
+        CREATE TABLE owned_responses (
+            id TEXT PRIMARY KEY, owner TEXT NOT NULL, surface TEXT NOT NULL, upstream TEXT NULL, upstream_model TEXT NULL,
+            session_id TEXT NULL, user_prompt TEXT NULL, masking_scope TEXT NULL, masking_policy TEXT NULL,
+            turn_stored INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);
+        CREATE INDEX ix_owned_responses_created ON owned_responses (created_at);
+        """),
     ];
 
     /// <summary>The newest schema version.</summary>

@@ -1,6 +1,7 @@
 using Dapper;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Ownership;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -34,40 +35,40 @@ internal sealed class SqliteChatHistoryStore : IChatHistoryStore
     public void EnsureCreated() => _ = _connectionString.Value;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ChatTurn>> GetAsync(string sessionId, int maxMessages, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ChatTurn>> GetAsync(string owner, string sessionId, int maxMessages, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(
             """
             SELECT role AS Role, content AS Content, created_at AS CreatedAt FROM (
-              SELECT id, role, content, created_at FROM chat_messages WHERE session_id = @sessionId ORDER BY id DESC LIMIT @maxMessages
+              SELECT id, role, content, created_at FROM chat_messages WHERE owner = @owner AND session_id = @sessionId ORDER BY id DESC LIMIT @maxMessages
             ) ORDER BY id ASC
             """,
-            new { sessionId, maxMessages }, cancellationToken: cancellationToken));
+            new { owner, sessionId, maxMessages }, cancellationToken: cancellationToken));
         return rows.Select(r => new ChatTurn(r.Role, r.Content, DateTimeOffset.Parse(r.CreatedAt, System.Globalization.CultureInfo.InvariantCulture))).ToList();
     }
 
     /// <inheritdoc />
-    public async Task AppendAsync(string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken)
+    public async Task AppendAsync(string owner, string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         foreach (var t in turns)
         {
             await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO chat_messages (session_id, role, content, created_at) VALUES (@sessionId, @role, @content, @createdAt)",
-                new { sessionId, role = t.Role, content = t.Content, createdAt = t.CreatedAt.ToUniversalTime().ToString("o") },
+                "INSERT INTO chat_messages (owner, session_id, role, content, created_at) VALUES (@owner, @sessionId, @role, @content, @createdAt)",
+                new { owner, sessionId, role = t.Role, content = t.Content, createdAt = t.CreatedAt.ToUniversalTime().ToString("o") },
                 tx, cancellationToken: cancellationToken));
         }
         await tx.CommitAsync(cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<bool> DeleteAsync(string sessionId, CancellationToken cancellationToken)
+    public async Task<bool> DeleteAsync(string owner, string sessionId, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         var n = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM chat_messages WHERE session_id = @sessionId", new { sessionId }, cancellationToken: cancellationToken));
+            "DELETE FROM chat_messages WHERE owner = @owner AND session_id = @sessionId", new { owner, sessionId }, cancellationToken: cancellationToken));
         return n > 0;
     }
 
@@ -115,6 +116,19 @@ internal sealed class SqliteChatHistoryStore : IChatHistoryStore
             );
             CREATE INDEX IF NOT EXISTS ix_chat_messages_session ON chat_messages (session_id, id);
             """);
+        // NOTE: files written before sessions had owners get the column with the operator as owner of every
+        // existing row, so that history stays readable with the master key (or on a server that runs open).
+        var hasOwner = connection.ExecuteScalar<long>("SELECT COUNT(*) FROM pragma_table_info('chat_messages') WHERE name = 'owner'") > 0;
+        if (!hasOwner)
+        {
+            using var tx = connection.BeginTransaction(deferred: false);
+            if (connection.ExecuteScalar<long>("SELECT COUNT(*) FROM pragma_table_info('chat_messages') WHERE name = 'owner'", transaction: tx) == 0)
+            {
+                connection.Execute($"ALTER TABLE chat_messages ADD COLUMN owner TEXT NOT NULL DEFAULT '{Owners.Operator}'", transaction: tx);
+            }
+            tx.Commit();
+        }
+        connection.Execute("CREATE INDEX IF NOT EXISTS ix_chat_messages_owner_session ON chat_messages (owner, session_id, id);");
         return cs;
     }
 

@@ -15,6 +15,9 @@ public sealed record CallerIdentity(string KeyId, bool IsMaster)
     /// <summary>The key id to attribute usage to: the virtual key's id, "master", or null when the server runs open.</summary>
     public string? LedgerKeyId => VirtualKey?.Id ?? (IsMaster ? "master" : null);
 
+    /// <summary>Who owns what this caller stores (sessions, responses): its virtual key, else the operator.</summary>
+    public string Owner => Ownership.Owners.Of(VirtualKey?.Id);
+
     /// <summary>The caller when the server runs open (no master key).</summary>
     public static CallerIdentity Anonymous { get; } = new("anonymous", false);
 }

@@ -24,6 +24,9 @@ public sealed class ChatCaller
     /// <summary>The key id for the ledger and the masking vault scope, or null.</summary>
     public string? LedgerKeyId { get; }
 
+    /// <summary>Who owns what this caller stores (sessions, background responses): its virtual key, else the operator.</summary>
+    public string Owner => Ownership.Owners.Of(VirtualKey?.Id);
+
     /// <summary>Set by the service once the request was masked: counts per type, e.g. <c>AWS_EC2=2, EMAIL=1</c> (never values).</summary>
     public string? MaskedSummary { get; set; }
 

@@ -6,6 +6,7 @@ using System.Globalization;
 using LlmServer.Services.Errors;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
+using LlmServer.Services.Ownership;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -27,11 +28,11 @@ public interface IChatService
     /// <summary>Polls a background response.</summary>
     Task<ChatResponse> GetBackgroundAsync(string responseId, string? userApiKey, ChatCaller caller, CancellationToken cancellationToken);
 
-    /// <summary>The stored messages of a session, oldest first (empty when unknown).</summary>
-    Task<IReadOnlyList<ChatTurn>> GetHistoryAsync(string sessionId, CancellationToken cancellationToken);
+    /// <summary>The stored messages of the caller's session, oldest first (empty when the caller has no such session).</summary>
+    Task<IReadOnlyList<ChatTurn>> GetHistoryAsync(string sessionId, ChatCaller caller, CancellationToken cancellationToken);
 
-    /// <summary>Removes a session's history; false when there was none.</summary>
-    Task<bool> DeleteHistoryAsync(string sessionId, CancellationToken cancellationToken);
+    /// <summary>Removes the caller's session history; false when the caller had none.</summary>
+    Task<bool> DeleteHistoryAsync(string sessionId, ChatCaller caller, CancellationToken cancellationToken);
 }
 
 /// <inheritdoc />
@@ -44,10 +45,10 @@ public sealed partial class ChatService(
     TimeProvider time,
     ILogger<ChatService> logger,
     IMaskingService? masking = null,
-    IRequestAdmission? admission = null) : IChatService
+    IRequestAdmission? admission = null,
+    IOwnedResponseStore? responses = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
-    private readonly BackgroundResponses _background = new(time);
 
     /// <inheritdoc />
     public async Task<ChatResponse> ChatAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken)
@@ -60,10 +61,7 @@ public sealed partial class ChatService(
             if (request.Background)
             {
                 Log.BackgroundStarted(logger, result.Id, p.Call.Model, p.Keys.Source);
-                if (request.EffectiveSessionId is not null || x.Masking is { Summary.Total: > 0 })
-                {
-                    _background.Add(result.Id, request, x.Masking, caller.LedgerKeyId);
-                }
+                await Guarded(x, async Task<bool> () => { await RememberBackgroundAsync(result.Id, request, caller, x.Masking, cancellationToken); return true; });
                 x.Succeeded(result, p.Keys);
                 return new ChatResponse
                 {
@@ -74,7 +72,7 @@ public sealed partial class ChatService(
             }
             var restored = await Guarded(x, () => RestoreAsync(x, result.OutputText, cancellationToken));
             result = result with { OutputText = restored };
-            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(request, restored, cancellationToken); return true; });
+            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(caller, request, restored, cancellationToken); return true; });
             x.Succeeded(result, p.Keys);
             return Complete(request, p.Call, p.Keys, p.Instructions, result, x.Started);
         }
@@ -122,7 +120,7 @@ public sealed partial class ChatService(
             var restored = await Guarded(x, () => RestoreAsync(x, final.OutputText, cancellationToken));
             final = final with { OutputText = restored };
             // NOTE: the turn is stored only now, after the upstream stream completed; a cancelled stream stores nothing.
-            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(request, restored, cancellationToken); return true; });
+            await Guarded(x, async Task<bool> () => { await StoreTurnAsync(caller, request, restored, cancellationToken); return true; });
             x.Succeeded(final, p.Keys);
             yield return new ChatStreamItem(null, Complete(request, p.Call, p.Keys, p.Instructions, final, x.Started));
         }
@@ -140,18 +138,24 @@ public sealed partial class ChatService(
         {
             throw KeySelection.ServerKeyMissing();
         }
-        var result = await upstream.GetAsync(responseId, userApiKey, cancellationToken);
-        // NOTE: only the key that started the response gets its masked values back, and its session turn is stored once.
-        if (_background.TryGet(responseId, out var pending) && pending.LedgerKeyId == caller.LedgerKeyId)
+        // NOTE: a response id is answered only for the owner that started it, on any instance; another owner's id
+        // (or an unknown one) is "not found", so nobody learns that someone else's response exists.
+        var pending = responses is null ? null : await responses.GetAsync(responseId, caller.Owner, cancellationToken);
+        if (pending is null)
         {
-            if (pending.Masking is { RestoresResponses: true, Summary.Total: > 0 } m && !string.IsNullOrEmpty(result.OutputText))
-            {
-                result = result with { OutputText = await m.RestoreAsync(result.OutputText, jsonEscaped: false, cancellationToken) };
-            }
-            if (result.Status == "completed" && pending.ClaimStore())
-            {
-                await StoreTurnAsync(pending.Request, result.OutputText, cancellationToken);
-            }
+            throw new LlmServerException(ErrorKind.NotFound, "response_not_found", $"No response found with id '{responseId}'.", "response_id");
+        }
+        var result = await upstream.GetAsync(responseId, userApiKey, cancellationToken);
+        if (masking is not null && pending.MaskingScope is { } scope && MaskingPolicies.Parse(pending.MaskingPolicy) == MaskingPolicy.Mask
+            && !string.IsNullOrEmpty(result.OutputText))
+        {
+            var restoring = masking.Resume(MaskingPolicy.Mask, scope);
+            result = result with { OutputText = await restoring.RestoreAsync(result.OutputText, jsonEscaped: false, cancellationToken) };
+        }
+        if (result.Status == "completed" && pending.SessionId is { } sessionId
+            && await responses!.ClaimTurnAsync(responseId, caller.Owner, cancellationToken))
+        {
+            await StoreTurnAsync(caller.Owner, sessionId, pending.UserPrompt ?? "", result.OutputText, cancellationToken);
         }
         var source = userApiKey is null ? KeySelection.Server : KeySelection.User;
         var cost = result.Status == "completed" ? costs.Compute(result.Model, result.Usage) : default;
@@ -166,12 +170,43 @@ public sealed partial class ChatService(
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<ChatTurn>> GetHistoryAsync(string sessionId, CancellationToken cancellationToken) =>
-        store.GetAsync(sessionId, MaxStoredMessagesReturned, cancellationToken);
+    public Task<IReadOnlyList<ChatTurn>> GetHistoryAsync(string sessionId, ChatCaller caller, CancellationToken cancellationToken) =>
+        store.GetAsync(caller.Owner, sessionId, MaxStoredMessagesReturned, cancellationToken);
 
     /// <inheritdoc />
-    public Task<bool> DeleteHistoryAsync(string sessionId, CancellationToken cancellationToken) =>
-        store.DeleteAsync(sessionId, cancellationToken);
+    public Task<bool> DeleteHistoryAsync(string sessionId, ChatCaller caller, CancellationToken cancellationToken) =>
+        store.DeleteAsync(caller.Owner, sessionId, cancellationToken);
+
+    /// <summary>
+    /// Records a background response for its owner: where its masked values live and which session turn it
+    /// completes, so a poll on any instance restores the answer and stores the turn once.
+    /// </summary>
+    private async Task RememberBackgroundAsync(string responseId, ChatRequest request, ChatCaller caller, MaskingSession? masked, CancellationToken cancellationToken)
+    {
+        if (responses is null)
+        {
+            return;
+        }
+        try
+        {
+            await AddAsync();
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or LlmServerException))
+        {
+            // NOTE: the type only: a database error message can carry the connection string.
+            Log.BackgroundRecordFailed(logger, e.GetType().Name);
+            throw new LlmServerException(ErrorKind.Unavailable, "store_unavailable",
+                "The background response could not be recorded, so it could not be polled; retry later.");
+        }
+
+        Task AddAsync() => responses.AddAsync(new OwnedResponse
+        {
+            Id = responseId, Owner = caller.Owner, Surface = ResponseSurfaces.SessionChat,
+            SessionId = request.EffectiveSessionId, UserPrompt = request.EffectiveSessionId is null ? null : request.EffectiveUserPrompt ?? "",
+            MaskingScope = masked is { Summary.Total: > 0, RestoresResponses: true } ? masked.Scope : null,
+            MaskingPolicy = masked?.Policy.ToString().ToLowerInvariant(), CreatedAt = time.GetUtcNow(),
+        }, cancellationToken);
+    }
 
     private sealed record Prepared(UpstreamRequest Call, KeySelection Keys, string Instructions);
 
@@ -184,7 +219,7 @@ public sealed partial class ChatService(
         IReadOnlyList<ChatTurn> stored = [];
         if (request.EffectiveSessionId is { } sessionId && o.History.MaxTurns > 0)
         {
-            stored = ChatComposition.ApplyWindow(await store.GetAsync(sessionId, o.History.MaxTurns * 2, cancellationToken), o.History);
+            stored = ChatComposition.ApplyWindow(await store.GetAsync(caller.Owner, sessionId, o.History.MaxTurns * 2, cancellationToken), o.History);
         }
         var call = new UpstreamRequest
         {
@@ -214,7 +249,10 @@ public sealed partial class ChatService(
         {
             // NOTE: stored history holds the restored (original) text; masking it again in the same vault scope gives
             // every value the placeholder it had before, so the model sees a consistent conversation.
-            var session = masking.BeginFor(MaskingRoute.ApiChat, caller.VirtualKey?.Spec.MaskingPolicy, request.EffectiveSessionId, caller.LedgerKeyId);
+            // NOTE: a background answer is restored by a later poll, so its scope must live in the vault: the
+            // owner's key scope rather than a request-only one.
+            var scopeKey = request.Background ? caller.LedgerKeyId ?? caller.Owner : caller.LedgerKeyId;
+            var session = masking.BeginFor(MaskingRoute.ApiChat, caller.VirtualKey?.Spec.MaskingPolicy, request.EffectiveSessionId, scopeKey);
             x.Masking = session;
             if (session.Policy != MaskingPolicy.Off)
             {
@@ -395,16 +433,15 @@ public sealed partial class ChatService(
         }
     }
 
-    private async Task StoreTurnAsync(ChatRequest request, string answer, CancellationToken cancellationToken)
+    private Task StoreTurnAsync(ChatCaller caller, ChatRequest request, string answer, CancellationToken cancellationToken) =>
+        request.EffectiveSessionId is { } sessionId
+            ? StoreTurnAsync(caller.Owner, sessionId, request.EffectiveUserPrompt ?? "", answer, cancellationToken)
+            : Task.CompletedTask;
+
+    private async Task StoreTurnAsync(string owner, string sessionId, string prompt, string answer, CancellationToken cancellationToken)
     {
-        if (request.EffectiveSessionId is not { } sessionId)
-        {
-            return;
-        }
         var now = time.GetUtcNow();
-        await store.AppendAsync(sessionId,
-            [new ChatTurn("user", request.EffectiveUserPrompt ?? "", now), new ChatTurn("assistant", answer, now)],
-            cancellationToken);
+        await store.AppendAsync(owner, sessionId, [new ChatTurn("user", prompt, now), new ChatTurn("assistant", answer, now)], cancellationToken);
     }
 
     private ChatResponse Complete(ChatRequest request, UpstreamRequest call, KeySelection keys, string instructions,
@@ -436,5 +473,8 @@ public sealed partial class ChatService(
 
         [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Settling the admission of a chat request failed ({Error})")]
         public static partial void SettleFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Recording a background response failed ({Error})")]
+        public static partial void BackgroundRecordFailed(ILogger logger, string error);
     }
 }

@@ -7,17 +7,18 @@ namespace LlmServer.Services.Chat;
 public sealed record ChatTurn(string Role, string Content, DateTimeOffset CreatedAt);
 
 /// <summary>
-/// Conversation history per session. SQLite by default; PostgreSQL when LLMSERVER_DB is set.
+/// Conversation history per session, inside its owner's space (<see cref="Ownership.Owners"/>): the same session id
+/// named by two owners is two sessions. SQLite by default; PostgreSQL when LLMSERVER_DB is set.
 /// Used by the session chat API and by the OpenAI-compatible API's x-session-id header.
 /// </summary>
 public interface IChatHistoryStore
 {
     /// <summary>The newest <paramref name="maxMessages"/> messages of the session, oldest first.</summary>
-    Task<IReadOnlyList<ChatTurn>> GetAsync(string sessionId, int maxMessages, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ChatTurn>> GetAsync(string owner, string sessionId, int maxMessages, CancellationToken cancellationToken);
 
     /// <summary>Appends messages (a completed turn: user, then assistant) atomically.</summary>
-    Task AppendAsync(string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken);
+    Task AppendAsync(string owner, string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken);
 
-    /// <summary>Removes a session; false when it did not exist.</summary>
-    Task<bool> DeleteAsync(string sessionId, CancellationToken cancellationToken);
+    /// <summary>Removes a session; false when the owner has no such session.</summary>
+    Task<bool> DeleteAsync(string owner, string sessionId, CancellationToken cancellationToken);
 }

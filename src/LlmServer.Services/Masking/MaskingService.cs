@@ -21,6 +21,12 @@ public interface IMaskingService
     MaskingSession Begin(MaskingRoute route, MaskingPolicy policy, string? sessionId, string? apiKey);
 
     /// <summary>
+    /// Continues in a vault scope recorded earlier (<see cref="MaskingSession.Scope"/>): a background or stored
+    /// response polled later, possibly on another instance that shares the vault, gets its values back.
+    /// </summary>
+    MaskingSession Resume(MaskingPolicy policy, string scope);
+
+    /// <summary>
     /// Whether a JSON request body may hold something to mask: false only when the scanner finds nothing in any
     /// string value of the body (see <see cref="JsonBodyPrefilter"/>), so masking it would change nothing.
     /// </summary>
@@ -52,6 +58,10 @@ public sealed class MaskingService(IOptions<MaskingOptions> options, SensitiveDa
         // NOTE: a request-only scope never outlives the request, so it needs no vault round trips.
         return new MaskingSession(policy, "r:" + Guid.NewGuid().ToString("N"), scanner, null);
     }
+
+    /// <inheritdoc />
+    public MaskingSession Resume(MaskingPolicy policy, string scope) =>
+        new(policy, scope, scanner, scope.StartsWith("r:", StringComparison.Ordinal) ? null : vault);
 
     /// <inheritdoc />
     public bool MayContainSensitiveData(ReadOnlySpan<byte> utf8Json) => JsonBodyPrefilter.MayContainSensitiveData(scanner, utf8Json);

@@ -35,7 +35,8 @@ public sealed class MaskingSession
     /// <summary>Counts per type of everything this session masked so far.</summary>
     public MaskingSummary Summary { get; } = new();
 
-    internal string Scope { get; }
+    /// <summary>The vault scope (session, key or request); never holds a key, only a hash of it.</summary>
+    public string Scope { get; }
 
     internal IReadOnlySet<string> KnownTypes => _scanner.Types;
 

@@ -12,7 +12,8 @@ namespace LlmServer.Tests.Integration.Gateway;
 /// <summary>
 /// The real server on a Kestrel loopback port in front of a fake upstream: upstream "fake" (openai_compatible)
 /// serves gpt-4o-mini, gpt-4o and text-embedding-3-small under their own names, and "house-model" (alias
-/// "house") maps to its fake-vllm-model. Master key on. Usage rows and session history are captured in memory.
+/// "house") maps to its fake-vllm-model. Master key on. Usage rows are captured in memory; session history is the
+/// server's own store (SQLite in the app's data directory).
 /// </summary>
 internal sealed class GatewayHost : IAsyncDisposable
 {
@@ -30,7 +31,8 @@ internal sealed class GatewayHost : IAsyncDisposable
     public LlmServerApp App { get; }
     public Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> Factory { get; }
     public CapturingUsageSink Usage { get; } = new();
-    public InMemoryChatHistoryStore History { get; } = new();
+    /// <summary>The server's session history store.</summary>
+    public IChatHistoryStore History => Factory.Services.GetRequiredService<IChatHistoryStore>();
     public Uri BaseAddress { get; private set; } = null!;
     public Uri V1 => new(BaseAddress, "v1");
 
@@ -51,8 +53,6 @@ internal sealed class GatewayHost : IAsyncDisposable
                 s.RemoveAll<IUsageSink>();
                 s.AddSingleton<IUsageSink>(host.Usage);
             }
-            s.RemoveAll<IChatHistoryStore>();
-            s.AddSingleton<IChatHistoryStore>(host.History);
             services?.Invoke(s);
         }));
         host = new GatewayHost(fake, app, factory);
@@ -134,25 +134,4 @@ internal sealed class CapturingUsageSink : IUsageSink
         }
         throw new AssertionException("no matching usage record");
     }
-}
-
-/// <summary>Test double of the chat helper's store (in-process seam), until the SQLite store is merged.</summary>
-internal sealed class InMemoryChatHistoryStore : IChatHistoryStore
-{
-    private readonly ConcurrentDictionary<string, List<ChatTurn>> _sessions = new();
-
-    public Task<IReadOnlyList<ChatTurn>> GetAsync(string sessionId, int maxMessages, CancellationToken cancellationToken)
-    {
-        if (!_sessions.TryGetValue(sessionId, out var turns)) return Task.FromResult<IReadOnlyList<ChatTurn>>([]);
-        lock (turns) return Task.FromResult<IReadOnlyList<ChatTurn>>(turns.TakeLast(maxMessages).ToList());
-    }
-
-    public Task AppendAsync(string sessionId, IReadOnlyList<ChatTurn> turns, CancellationToken cancellationToken)
-    {
-        var list = _sessions.GetOrAdd(sessionId, _ => []);
-        lock (list) list.AddRange(turns);
-        return Task.CompletedTask;
-    }
-
-    public Task<bool> DeleteAsync(string sessionId, CancellationToken cancellationToken) => Task.FromResult(_sessions.TryRemove(sessionId, out _));
 }

@@ -1,3 +1,4 @@
+using LlmServer.Services.Ownership;
 using System.ClientModel;
 using System.Net;
 using System.Net.Http.Json;
@@ -218,7 +219,7 @@ public sealed class GatewayMaskingTests
         }
 
         await SendAsync(AwsScenario);
-        var stored = await _host.History.GetAsync(sessionId, 10, CancellationToken.None);
+        var stored = await _host.History.GetAsync(Owners.Operator, sessionId, 10, CancellationToken.None);
         Assert.That(stored.Select(t => t.Content), Has.Some.Contains("i-1234567890abcdef0"), "the store keeps what the user saw");
 
         var second = await SendAsync("어느 인스턴스였죠?");

@@ -1,3 +1,4 @@
+using LlmServer.Services.Ownership;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
@@ -213,7 +214,7 @@ public sealed class GatewayProxyTests
     public async Task SessionHeader_PrependsHistory_AndStoresTheNewTurn()
     {
         var session = "s-" + Guid.NewGuid().ToString("N")[..8];
-        await _host.History.AppendAsync(session, [new ChatTurn("user", "My name is Minji.", DateTimeOffset.UtcNow), new ChatTurn("assistant", "Hello Minji!", DateTimeOffset.UtcNow)], CancellationToken.None);
+        await _host.History.AppendAsync(Owners.Operator, session, [new ChatTurn("user", "My name is Minji.", DateTimeOffset.UtcNow), new ChatTurn("assistant", "Hello Minji!", DateTimeOffset.UtcNow)], CancellationToken.None);
         using var http = _host.Client();
         var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
@@ -226,7 +227,7 @@ public sealed class GatewayProxyTests
         Assert.That((int)response.StatusCode, Is.EqualTo(200));
         var sent = _host.Fake.LastRequest.Json!["messages"]!.AsArray().Select(m => (string?)m!["content"]).ToArray();
         Assert.That(sent, Is.EqualTo(new[] { "be kind", "My name is Minji.", "Hello Minji!", "What is my name?" }));
-        var stored = await _host.History.GetAsync(session, 10, CancellationToken.None);
+        var stored = await _host.History.GetAsync(Owners.Operator, session, 10, CancellationToken.None);
         Assert.That(stored.Select(t => (t.Role, t.Content)), Is.EqualTo(new[]
         {
             ("user", "My name is Minji."), ("assistant", "Hello Minji!"), ("user", "What is my name?"), ("assistant", "Echo: What is my name?"),
@@ -252,7 +253,7 @@ public sealed class GatewayProxyTests
         for (var i = 0; i < 50 && stored.Count < 2; i++)
         {
             await Task.Delay(20);
-            stored = await _host.History.GetAsync(session, 10, CancellationToken.None);
+            stored = await _host.History.GetAsync(Owners.Operator, session, 10, CancellationToken.None);
         }
         Assert.That(stored.Select(t => t.Content), Is.EqualTo(new[] { "remember this", "Echo: remember this" }));
     }

@@ -28,14 +28,26 @@ public sealed class PostgresChatHistoryStoreTests
         var t = DateTimeOffset.UtcNow;
         for (var i = 0; i < 3; i++)
         {
-            await store.AppendAsync(session, [new ChatTurn("user", $"질문 {i}", t), new ChatTurn("assistant", $"답 {i}", t)], CancellationToken.None);
+            await store.AppendAsync("vk_a", session, [new ChatTurn("user", $"질문 {i}", t), new ChatTurn("assistant", $"답 {i}", t)], CancellationToken.None);
         }
 
-        var last = await store.GetAsync(session, 3, CancellationToken.None);
+        var last = await store.GetAsync("vk_a", session, 3, CancellationToken.None);
 
         Assert.That(last.Select(x => x.Content), Is.EqualTo(new[] { "답 1", "질문 2", "답 2" }));
-        Assert.That(await store.DeleteAsync(session, CancellationToken.None), Is.True);
-        Assert.That(await store.GetAsync(session, 10, CancellationToken.None), Is.Empty);
-        Assert.That(await store.DeleteAsync(session, CancellationToken.None), Is.False);
+        Assert.That(await store.DeleteAsync("vk_a", session, CancellationToken.None), Is.True);
+        Assert.That(await store.GetAsync("vk_a", session, 10, CancellationToken.None), Is.Empty);
+        Assert.That(await store.DeleteAsync("vk_a", session, CancellationToken.None), Is.False);
+    }
+
+    [Test]
+    public async Task SameSessionIdUnderAnotherOwner_IsAnotherSession()
+    {
+        IChatHistoryStore store = new PostgresChatHistoryStore(_db);
+        var session = "shared-" + Guid.NewGuid().ToString("N");
+        await store.AppendAsync("vk_a", session, [new ChatTurn("user", "A의 주민번호 900101-1234567", DateTimeOffset.UtcNow)], CancellationToken.None);
+
+        Assert.That(await store.GetAsync("vk_b", session, 10, CancellationToken.None), Is.Empty);
+        Assert.That(await store.DeleteAsync("vk_b", session, CancellationToken.None), Is.False);
+        Assert.That(await store.GetAsync("vk_a", session, 10, CancellationToken.None), Has.Count.EqualTo(1));
     }
 }

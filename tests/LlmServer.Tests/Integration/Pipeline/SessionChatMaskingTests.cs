@@ -107,7 +107,7 @@ public sealed class SessionChatMaskingTests
     }
 
     [Test]
-    public async Task Background_PollRestoresTheAnswer_StoresTheTurnOnce_AndOnlyForTheKeyThatStartedIt()
+    public async Task Background_PollRestoresTheAnswer_StoresTheTurnOnce_AndIsNotFoundForAnotherKey()
     {
         using var http = Client();
         var session = "bg-" + Guid.NewGuid().ToString("N")[..6];
@@ -137,8 +137,9 @@ public sealed class SessionChatMaskingTests
 
         var (otherKey, _) = await CreateKeyAsync(http, new { name = "other" });
         using var other = Client(otherKey);
-        var foreign = JsonNode.Parse(await other.GetStringAsync($"/api/v1/chat/responses/{id}"))!;
-        Assert.That((string?)foreign["output_text"], Does.Contain("<<AWS_EC2_1>>"), "another key gets the placeholders, not the originals");
+        using var foreign = await other.GetAsync($"/api/v1/chat/responses/{id}");
+        Assert.That(foreign.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "another key's response id is unknown to this key");
+        Assert.That(await foreign.Content.ReadAsStringAsync(), Does.Not.Contain("i-1234567890abcdef0").And.Not.Contain("AWS_EC2"));
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using LlmServer.Services.Ownership;
 using LlmServer.Dto.Chat;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Chat;
@@ -25,7 +26,7 @@ public sealed class ChatServiceTests
         _upstream.CreateAsync(Arg.Any<UpstreamRequest>(), Arg.Any<CancellationToken>())
             .Returns(ci => Result(ci.Arg<UpstreamRequest>().Model));
         _store = Substitute.For<IChatHistoryStore>();
-        _store.GetAsync(default!, default, default).ReturnsForAnyArgs(Task.FromResult<IReadOnlyList<ChatTurn>>([]));
+        _store.GetAsync(default!, default!, default, default).ReturnsForAnyArgs(Task.FromResult<IReadOnlyList<ChatTurn>>([]));
         _usage = Substitute.For<IUsageSink>();
         var pricing = new PricingOptions { Models = { ["gpt-4o-mini"] = new ModelPrice { Input = 0.15m, CachedInput = 0.075m, Output = 0.60m } } };
         var costs = new CostCalculator(Monitor(pricing));
@@ -80,7 +81,7 @@ public sealed class ChatServiceTests
     {
         await _service.ChatAsync(new ChatRequest { UserPrompt = "q", SessionId = "s" }, "ko", CancellationToken.None);
 
-        await _store.Received(1).AppendAsync("s",
+        await _store.Received(1).AppendAsync(Owners.Operator, "s",
             Arg.Is<IReadOnlyList<ChatTurn>>(t => t.Count == 2 && t[0].Role == "user" && t[0].Content == "q" && t[1].Role == "assistant" && t[1].Content == "answer"),
             Arg.Any<CancellationToken>());
     }
@@ -106,7 +107,7 @@ public sealed class ChatServiceTests
             {
             }
         }, Throws.InstanceOf<LlmServerException>());
-        await _store.DidNotReceiveWithAnyArgs().AppendAsync(default!, default!, default);
+        await _store.DidNotReceiveWithAnyArgs().AppendAsync(default!, default!, default!, default);
     }
 
     private static async IAsyncEnumerable<UpstreamStreamEvent> FailingStream()
