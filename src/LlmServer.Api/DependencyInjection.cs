@@ -52,6 +52,21 @@ public static class DependencyInjection
     /// <summary>The request pipeline and endpoint mapping.</summary>
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
+        // NOTE: first, so every request is counted while it runs: on shutdown the ledger's last flush waits for them.
+        var inFlight = app.Services.GetRequiredService<Services.Operations.InFlightRequests>();
+        app.Use(async (context, next) =>
+        {
+            inFlight.Enter();
+            try
+            {
+                await next(context);
+            }
+            finally
+            {
+                inFlight.Exit();
+            }
+        });
+
         // --- session chat API (issue 2) ---
         app.UseSessionChatApi();
 

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using LlmServer.Services.Metrics;
 using LlmServer.Services.Operations;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,8 +19,12 @@ public sealed partial class ChannelUsageSink : IUsageSink
     private readonly ILogger<ChannelUsageSink> _logger;
     private readonly bool _logBodies;
 
-    public ChannelUsageSink(IOptions<OperationsOptions> options, LlmServerMetrics metrics, ILogger<ChannelUsageSink> logger)
+    private readonly CancellationToken _stopping;
+
+    public ChannelUsageSink(IOptions<OperationsOptions> options, LlmServerMetrics metrics, ILogger<ChannelUsageSink> logger,
+        IHostApplicationLifetime? lifetime = null)
     {
+        _stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
         _metrics = metrics;
         _logger = logger;
         _logBodies = options.Value.LogBodies;
@@ -32,6 +37,9 @@ public sealed partial class ChannelUsageSink : IUsageSink
         metrics.ObserveLedgerQueue(() => _channel.Reader.Count);
     }
 
+    /// <summary>The ledger's error code for a request cancelled because the server stopped.</summary>
+    public const string ShutdownErrorCode = "server_shutdown";
+
     /// <summary>Rows waiting to be written.</summary>
     public int QueueDepth => _channel.Reader.Count;
 
@@ -43,6 +51,11 @@ public sealed partial class ChannelUsageSink : IUsageSink
         if (!_logBodies && record.Body is not null)
         {
             record = record with { Body = null };
+        }
+        if (record.Status == 499 && _stopping.IsCancellationRequested)
+        {
+            // NOTE: the server cut this request at the end of its shutdown drain; the client did not go away.
+            record = record with { ErrorCode = ShutdownErrorCode };
         }
         try
         {

@@ -16,8 +16,15 @@ public sealed partial class UsageLedgerWriter(
     IUsageLedgerStore store,
     LlmServerMetrics metrics,
     IOptions<OperationsOptions> options,
-    ILogger<UsageLedgerWriter> logger) : BackgroundService
+    ILogger<UsageLedgerWriter> logger,
+    InFlightRequests? inFlight = null) : BackgroundService
 {
+    /// <summary>
+    /// How long the last drain waits for requests that the end of the host's drain cancelled: they unwind and
+    /// record their rows within moments, and a stuck one must not hold the process.
+    /// </summary>
+    private static readonly TimeSpan CancelledRequestsGrace = TimeSpan.FromSeconds(10);
+
     private readonly int _batchSize = Math.Max(1, options.Value.Ledger.BatchSize);
     private readonly TimeSpan _flushInterval = TimeSpan.FromMilliseconds(Math.Max(1, options.Value.Ledger.FlushIntervalMs));
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
@@ -69,6 +76,10 @@ public sealed partial class UsageLedgerWriter(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (inFlight is not null && !await inFlight.WaitForIdleAsync(CancelledRequestsGrace).ConfigureAwait(false))
+        {
+            LogRequestsStillRunning(inFlight.Count);
+        }
         // NOTE: hosts may call StopAsync more than once (factory dispose + lifetime); drain one at a time.
         await _drainGate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         try
@@ -144,6 +155,9 @@ public sealed partial class UsageLedgerWriter(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Writing {Count} usage rows failed (attempt {Attempt}); retrying.")]
     private partial void LogWriteFailed(Exception ex, int count, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} requests were still running when the usage ledger closed; their rows are not written.")]
+    private partial void LogRequestsStillRunning(int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Usage ledger flushed {Count} queued rows on shutdown.")]
     private partial void LogDrained(int count);

@@ -31,6 +31,12 @@ public static class OperationsServiceCollectionExtensions
         services.TryAddSingleton<PrometheusCollector>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService, PrometheusCollectorStarter>());
 
+        // Shutdown: the host drains running requests for DrainSeconds, then cancels them; the ledger waits for them.
+        services.AddOptions<ShutdownOptions>().BindConfiguration(ShutdownOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(
+            (host, shutdown) => host.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.Value.DrainSeconds));
+        services.TryAddSingleton<InFlightRequests>();
+
         services.TryAddSingleton<ChannelUsageSink>();
         services.Replace(ServiceDescriptor.Singleton<IUsageSink>(sp => sp.GetRequiredService<ChannelUsageSink>()));
         services.AddHostedService<UsageLedgerWriter>();

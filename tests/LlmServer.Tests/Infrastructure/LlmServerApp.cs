@@ -18,6 +18,8 @@ public sealed class LlmServerApp : WebApplicationFactory<Program>
         _settings = new Dictionary<string, string?>
         {
             ["LlmServer:Storage:DataDir"] = DataDir,
+            // NOTE: a test host that stops with a request still open need not wait the production drain.
+            ["LlmServer:Shutdown:DrainSeconds"] = "5",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>())
         {

@@ -45,36 +45,10 @@ public sealed class SigtermLedgerTests
         await using var fake = await FakeUpstreamServer.StartAsync();
         fake.ChunkSize = 4;
         fake.ChunkDelay = TimeSpan.FromMilliseconds(40);
-        var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-sigterm-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dataDir);
+        var dataDir = NewDataDir();
         var port = FreePort();
-        var dll = ServerDll();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
-            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS" }) start.Environment.Remove(name);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
-        start.Environment["OPENAI_BASE_URL"] = fake.V1Url;
-        start.Environment["OPENAI_API_KEY"] = "sk-server-sigterm";
-        start.Environment["ANTHROPIC_BASE_URL"] = fake.BaseUrl;
-        start.Environment["ANTHROPIC_API_KEY"] = "sk-ant-sigterm";
-        start.Environment["LOG_LEVEL"] = "Warning";
-
-        using var server = Process.Start(start)!;
-        var output = new StringBuilder();
-        server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        server.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
+        var (server, output) = StartServer(fake, dataDir, port);
+        using var serverProcess = server;
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
@@ -132,6 +106,119 @@ public sealed class SigtermLedgerTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
         }
+    }
+
+    [Test]
+    public async Task Sigterm_StreamsLongerThanTheDrain_AreCancelledAtItsEnd_AndEachLeavesAShutdownRow()
+    {
+        if (!OperatingSystem.IsLinux()) Assert.Ignore("SIGTERM is sent with kill(1); Linux only.");
+        await using var fake = await FakeUpstreamServer.StartAsync();
+        // Two characters every 250 ms: each answer streams for well over ten seconds, the drain is two.
+        fake.ChunkSize = 2;
+        fake.ChunkDelay = TimeSpan.FromMilliseconds(250);
+        var dataDir = NewDataDir();
+        var port = FreePort();
+        var (server, output) = StartServer(fake, dataDir, port,
+            new Dictionary<string, string> { ["LlmServer__Shutdown__DrainSeconds"] = "2" });
+        using var serverProcess = server;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
+            await WaitHealthyAsync(http, server, output);
+            const string prompt = "서버 상태를 아주 길게, 한 줄씩 천천히 설명해 주세요. 가능한 한 자세하게 부탁합니다.";
+            HttpRequestMessage[] requests =
+            [
+                new(HttpMethod.Post, "/api/v1/chat/stream")
+                {
+                    Content = new StringContent(new JsonObject { ["user_prompt"] = prompt }.ToJsonString(), Encoding.UTF8, "application/json"),
+                },
+                new(HttpMethod.Post, "/v1/chat/completions")
+                {
+                    Content = new StringContent(new JsonObject
+                    {
+                        ["model"] = "gpt-4o-mini", ["stream"] = true,
+                        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = prompt }),
+                    }.ToJsonString(), Encoding.UTF8, "application/json"),
+                },
+                new(HttpMethod.Post, "/v1/messages")
+                {
+                    Content = new StringContent(new JsonObject
+                    {
+                        ["model"] = "claude-sonnet-4-5", ["max_tokens"] = 200, ["stream"] = true,
+                        ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = prompt }),
+                    }.ToJsonString(), Encoding.UTF8, "application/json"),
+                },
+            ];
+            var streams = requests.Select(async request =>
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                try { _ = await response.Content.ReadAsStringAsync(); } catch (Exception e) when (e is HttpRequestException or IOException) { }
+            }).ToArray();
+            for (var i = 0; i < 300 && fake.Requests.Count(r => r.Method == "POST") < requests.Length; i++) await Task.Delay(10);
+            await Task.Delay(300);
+            var stopping = Stopwatch.StartNew();
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) await kill.WaitForExitAsync();
+
+            using var exitWait = new CancellationTokenSource(TimeSpan.FromSeconds(45));
+            await server.WaitForExitAsync(exitWait.Token);
+            await Task.WhenAll(streams);
+
+            Assert.That(server.ExitCode, Is.EqualTo(0), "graceful exit; output:\n" + output);
+            Assert.That(stopping.Elapsed, Is.GreaterThan(TimeSpan.FromSeconds(1.5)), "the running streams were given the drain");
+            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, OperationsStoresExtensions.SqliteFileName));
+            await using var c = await db.OpenAsync(CancellationToken.None);
+            var rows = (await Dapper.SqlMapper.QueryAsync<(string Route, long Status, string? ErrorCode)>(c,
+                "SELECT route, status, error_code FROM usage_ledger ORDER BY route")).ToList();
+            Assert.That(rows.Select(r => r.Route), Is.EquivalentTo(new[] { "api_chat", "chat_completions", "messages" }), "one row per cut stream; output:\n" + output);
+            Assert.That(rows.Select(r => (r.Status, r.ErrorCode)), Is.All.EqualTo((499L, (string?)"server_shutdown")));
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static string NewDataDir()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-sigterm-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dataDir);
+        return dataDir;
+    }
+
+    /// <summary>The published server as a child process on <paramref name="port"/>, upstreams on the fake.</summary>
+    private static (Process Server, StringBuilder Output) StartServer(FakeUpstreamServer fake, string dataDir, int port, IDictionary<string, string>? environment = null)
+    {
+        var dll = ServerDll();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
+            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS" }) start.Environment.Remove(name);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
+        start.Environment["OPENAI_BASE_URL"] = fake.V1Url;
+        start.Environment["OPENAI_API_KEY"] = "sk-server-sigterm";
+        start.Environment["ANTHROPIC_BASE_URL"] = fake.BaseUrl;
+        start.Environment["ANTHROPIC_API_KEY"] = "sk-ant-sigterm";
+        start.Environment["LOG_LEVEL"] = "Warning";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
+
+        var server = Process.Start(start)!;
+        var output = new StringBuilder();
+        server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        return (server, output);
     }
 
     private static async Task WaitHealthyAsync(HttpClient http, Process server, StringBuilder output)
