@@ -37,9 +37,10 @@ internal static class AnthropicEndpoints
         var model = (string?)body["model"] ?? "claude-sonnet-4-5";
         var userText = WireText.LastUser(messages);
         var text = server.Reply(recorded, userText);
-        var tool = body["tools"] is JsonArray { Count: > 0 } tools && (string?)body["tool_choice"]?["type"] != "none"
-            && !LastIsToolResult(messages) ? (string?)tools[0]?["name"] : null;
-        var inputJson = new JsonObject { ["input"] = userText };
+        var chosen = body["tools"] is JsonArray { Count: > 0 } tools && (string?)body["tool_choice"]?["type"] != "none"
+            && !LastIsToolResult(messages) ? ToolChoice.Choose(server, tools.Select(t => (string?)t?["name"]), userText) : null;
+        var tool = chosen?.Name;
+        var inputJson = chosen is { } c ? JsonNode.Parse(c.Arguments)!.AsObject() : new JsonObject { ["input"] = userText };
         var inputTokens = WireText.Tokens(messages) + WireText.Tokens(body["system"]);
         var outputTokens = WireText.Tokens(tool is null ? text : inputJson.ToJsonString());
         var id = "msg_fake" + Guid.NewGuid().ToString("N")[..16];

@@ -50,6 +50,12 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
     /// <summary>Overrides the reply text; receives the request and the last user text.</summary>
     public Func<RecordedRequest, string, string>? ReplyFactory { get; set; }
 
+    /// <summary>
+    /// Tool calls to make: a request offering one of these tools (and not ending with a tool's result) gets a call
+    /// to the first one it offers. Empty: the first offered tool is called with the last user text.
+    /// </summary>
+    public List<ScriptedToolCall> ToolCalls { get; } = [];
+
     /// <summary>Stream chunking: when set, the reply is cut every N characters; otherwise at each word.</summary>
     public int? ChunkSize { get; set; }
 
@@ -96,6 +102,7 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         _faults.Clear();
         ValidKeys.Clear();
         ReplyFactory = null;
+        ToolCalls.Clear();
         ChunkSize = null;
         ChunkDelay = TimeSpan.Zero;
         CachedTokens = 0;

@@ -9,8 +9,6 @@ namespace LlmServer.FakeUpstream;
 /// <summary>OpenAI / vLLM endpoints of the fake upstream.</summary>
 internal static class OpenAiEndpoints
 {
-    // NOTE: a model writes tool arguments as plain text ("<", Hangul unescaped), not as System.Text.Json's default escapes.
-    private static readonly System.Text.Json.JsonSerializerOptions s_modelWritten = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private const long Created = 1_700_000_000;
     private static readonly ConcurrentDictionary<string, JsonObject> s_responses = new();
@@ -89,9 +87,12 @@ internal static class OpenAiEndpoints
         }
         var model = (string?)body["model"] ?? "gpt-4o-mini";
         var text = server.Reply(Recorded(ctx), WireText.LastUser(messages));
-        var tool = body["tools"] is JsonArray { Count: > 0 } tools && (string?)body["tool_choice"] != "none"
-            ? (string?)tools[0]?["function"]?["name"] : null;
-        var args = tool is null ? null : new JsonObject { ["input"] = WireText.LastUser(messages) }.ToJsonString(s_modelWritten);
+        // NOTE: a conversation that ends with a tool's result gets the answer, not another call (an agent would loop).
+        var chosen = body["tools"] is JsonArray { Count: > 0 } tools && (string?)body["tool_choice"] != "none"
+            && (string?)messages[^1]?["role"] != "tool"
+            ? ToolChoice.Choose(server, tools.Select(t => (string?)t?["function"]?["name"]), WireText.LastUser(messages)) : null;
+        var tool = chosen?.Name;
+        var args = chosen?.Arguments;
         var prompt = WireText.Tokens(messages);
         var completion = WireText.Tokens(args ?? text);
         var id = "chatcmpl-fake" + Guid.NewGuid().ToString("N")[..12];
@@ -245,7 +246,7 @@ internal static class OpenAiEndpoints
         await ctx.Response.WriteAsync(response.ToJsonString());
     }
 
-    private static JsonObject ResponseObject(string id, JsonObject request, string status, string text, int input, int output, int cached)
+    private static JsonObject ResponseObject(string id, JsonObject request, string status, string text, int input, int output, int cached, JsonObject? call = null)
     {
         var itemId = "msg_" + id[5..];
         var response = new JsonObject
@@ -255,7 +256,8 @@ internal static class OpenAiEndpoints
             ["instructions"] = request["instructions"]?.DeepClone(),
             ["max_output_tokens"] = request["max_output_tokens"]?.DeepClone(),
             ["model"] = (string?)request["model"] ?? "gpt-4o-mini",
-            ["output"] = status == "completed"
+            ["output"] = status == "completed" && call is not null ? new JsonArray(call.DeepClone())
+                : status == "completed"
                 ? new JsonArray(new JsonObject
                 {
                     ["type"] = "message", ["id"] = itemId, ["status"] = "completed", ["role"] = "assistant",
@@ -300,7 +302,18 @@ internal static class OpenAiEndpoints
         var inputTokens = WireText.Tokens(input) + WireText.Tokens((string?)body["instructions"] ?? "");
         var outputTokens = WireText.Tokens(text);
         var id = "resp_" + Guid.NewGuid().ToString("N")[..24];
-        var completed = ResponseObject(id, body, "completed", text, inputTokens, outputTokens, server.CachedTokens);
+        // NOTE: only scripted tool calls here, and none once the input ends with a tool's output (the agent's next turn).
+        var endsWithToolOutput = input is JsonArray items && items.Count > 0 && (string?)items[^1]?["type"] == "function_call_output";
+        var chosen = server.ToolCalls.Count > 0 && body["tools"] is JsonArray offered && !endsWithToolOutput
+            ? ToolChoice.Choose(server, offered.Select(t => (string?)t?["name"]), userText) : null;
+        var call = chosen is { } c
+            ? new JsonObject
+            {
+                ["type"] = "function_call", ["id"] = "fc_" + id[5..], ["call_id"] = "call_fake1", ["name"] = c.Name,
+                ["arguments"] = c.Arguments, ["status"] = "completed",
+            }
+            : null;
+        var completed = ResponseObject(id, body, "completed", text, inputTokens, outputTokens, server.CachedTokens, call);
 
         if (body["background"] is JsonValue bg && bg.TryGetValue<bool>(out var background) && background)
         {
@@ -324,6 +337,27 @@ internal static class OpenAiEndpoints
             var inProgress = ResponseObject(id, body, "in_progress", "", 0, 0, 0);
             if (!await Send("response.created", new JsonObject { ["response"] = inProgress.DeepClone() })) return;
             if (!await Send("response.in_progress", new JsonObject { ["response"] = inProgress.DeepClone() })) return;
+            if (call is not null)
+            {
+                var added = (JsonObject)call.DeepClone();
+                added["arguments"] = "";
+                added["status"] = "in_progress";
+                if (!await Send("response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = added })) return;
+                foreach (var piece in server.Chunks((string)call["arguments"]!))
+                {
+                    if (!await Send("response.function_call_arguments.delta", new JsonObject
+                    {
+                        ["item_id"] = (string?)call["id"], ["output_index"] = 0, ["delta"] = piece,
+                    })) return;
+                }
+                if (!await Send("response.function_call_arguments.done", new JsonObject
+                {
+                    ["item_id"] = (string?)call["id"], ["output_index"] = 0, ["arguments"] = (string?)call["arguments"],
+                })) return;
+                if (!await Send("response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = call.DeepClone() })) return;
+                await Send("response.completed", new JsonObject { ["response"] = completed.DeepClone() });
+                return;
+            }
             if (!await Send("response.output_item.added", new JsonObject
             {
                 ["output_index"] = 0,
