@@ -89,6 +89,26 @@ public sealed class CodingAgentCliTests
         Assert.That(calls, Has.Count.GreaterThanOrEqualTo(2), "the tool call and the answer after it both went through the gateway");
         Assert.That(calls.Any(r => r.Body.Contains(Marker, StringComparison.Ordinal) && r.Body.Contains(upstreamPath == "/v1/messages" ? "tool_result" : "\"tool\"", StringComparison.Ordinal)),
             "the tool's result reached the upstream in its own dialect");
+        var session = (string?)result["session_id"];
+        var rows = await LedgerRowsAsync(session!, calls.Count);
+        Assert.That(rows.Select(r => (string?)r!["route"]), Is.All.EqualTo("messages"), "the ledger groups the agent's turns under its session id");
+    }
+
+    /// <summary>The ledger rows of one session (the ledger writes in batches: waits until they are there).</summary>
+    private async Task<List<JsonNode?>> LedgerRowsAsync(string sessionId, int atLeast)
+    {
+        using var http = _app.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MasterKey);
+        List<JsonNode?> rows = [];
+        for (var i = 0; i < 50; i++)
+        {
+            var page = JsonNode.Parse(await http.GetStringAsync("/api/v1/usage/requests?limit=200"))!;
+            rows = page["data"]!["data"]!.AsArray().Where(r => (string?)r?["session_id"] == sessionId).ToList();
+            if (rows.Count >= atLeast) return rows;
+            await Task.Delay(100);
+        }
+        Assert.Fail($"the ledger has {rows.Count} rows for session {sessionId}, expected {atLeast}");
+        return rows;
     }
 
     [Test]
