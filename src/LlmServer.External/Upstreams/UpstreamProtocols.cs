@@ -17,6 +17,9 @@ public interface IUpstreamProtocol
 
     /// <summary>Adds the upstream's credentials to an outgoing request.</summary>
     void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream);
+
+    /// <summary>Where an API path (chat/completions, responses/{id}) of a deployment is served: under the base URL.</summary>
+    Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path) => new(upstream.BaseUrl + "/" + path);
 }
 
 /// <summary>OpenAI and OpenAI-compatible servers (vLLM, Ollama, LM Studio): Bearer key.</summary>
@@ -31,7 +34,11 @@ internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
     }
 }
 
-/// <summary>Azure OpenAI v1 endpoint (…/openai/v1): api-key header, deployment name as model.</summary>
+/// <summary>
+/// Azure OpenAI: api-key header, deployment name as model. The v1 style (…/openai/v1/chat/completions) needs
+/// nothing else; the classic style puts the deployment in the path of the model-scoped APIs
+/// (…/openai/deployments/{deployment}/chat/completions) and api-version on every call.
+/// </summary>
 internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.AzureOpenAi;
@@ -40,6 +47,16 @@ internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
     public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
     {
         if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("api-key", key);
+    }
+
+    public Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path)
+    {
+        if (upstream.ApiVersion is not { } version) return new Uri(upstream.BaseUrl + "/" + path);
+        var query = (path.Contains('?') ? "&api-version=" : "?api-version=") + Uri.EscapeDataString(version);
+        // NOTE: the Responses and Models APIs are resource-wide on Azure (the body names the deployment); the rest are per deployment.
+        return path.StartsWith("responses", StringComparison.Ordinal) || path.StartsWith("models", StringComparison.Ordinal)
+            ? new Uri(upstream.BaseUrl + "/" + path + query)
+            : new Uri(upstream.BaseUrl + "/deployments/" + Uri.EscapeDataString(upstreamModel) + "/" + path + query);
     }
 }
 
