@@ -34,11 +34,7 @@ internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
     }
 }
 
-/// <summary>
-/// Azure OpenAI: api-key header, deployment name as model. The v1 style (…/openai/v1/chat/completions) needs
-/// nothing else; the classic style puts the deployment in the path of the model-scoped APIs
-/// (…/openai/deployments/{deployment}/chat/completions) and api-version on every call.
-/// </summary>
+/// <summary>Azure OpenAI: api-key header, deployment name as model, v1 or classic paths (<see cref="AzureOpenAiUpstream.RequestUri"/>).</summary>
 internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.AzureOpenAi;
@@ -49,15 +45,8 @@ internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
         if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("api-key", key);
     }
 
-    public Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path)
-    {
-        if (upstream.ApiVersion is not { } version) return new Uri(upstream.BaseUrl + "/" + path);
-        var query = (path.Contains('?') ? "&api-version=" : "?api-version=") + Uri.EscapeDataString(version);
-        // NOTE: the Responses and Models APIs are resource-wide on Azure (the body names the deployment); the rest are per deployment.
-        return path.StartsWith("responses", StringComparison.Ordinal) || path.StartsWith("models", StringComparison.Ordinal)
-            ? new Uri(upstream.BaseUrl + "/" + path + query)
-            : new Uri(upstream.BaseUrl + "/deployments/" + Uri.EscapeDataString(upstreamModel) + "/" + path + query);
-    }
+    public Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path) =>
+        AzureOpenAiUpstream.RequestUri(upstream, upstreamModel, path);
 }
 
 /// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler of issue 4.</summary>

@@ -79,6 +79,24 @@ public sealed class AzureGatewayTests
         Assert.That((string?)host.Fake.LastRequest.Json!["model"], Is.EqualTo("fake-vllm-model"));
     }
 
+    [TestCase(null, "/openai/v1/chat/completions")]
+    [TestCase("2024-10-21", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21")]
+    public async Task AnthropicMessages_AreTranslatedToTheAzureChatCompletionsOfTheDeployment(string? apiVersion, string path)
+    {
+        await using var host = await StartAsync(apiVersion);
+        host.Fake.ValidKeys.Add(GatewayHost.UpstreamKey);
+        using var http = host.Client();
+
+        var response = await http.PostAsync("v1/messages", new StringContent(
+            """{"model":"gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"claude client here"}]}""",
+            System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(200), text);
+        Assert.That((string?)System.Text.Json.Nodes.JsonNode.Parse(text)!["content"]![0]!["text"], Is.EqualTo("Echo: claude client here"));
+        AssertAzureCall(host, path);
+    }
+
     [Test]
     public async Task WrongAzureKey_Is401WithAnErrorBody_WithoutTheKey()
     {
