@@ -79,6 +79,23 @@ public sealed class AzureGatewayTests
         Assert.That((string?)host.Fake.LastRequest.Json!["model"], Is.EqualTo("fake-vllm-model"));
     }
 
+    [TestCase(null, "/openai/v1/responses/{0}")]
+    [TestCase("2025-04-01-preview", "/openai/responses/{0}?api-version=2025-04-01-preview")]
+    public async Task ResponseRetrieve_ReachesTheAzureResponsesApi(string? apiVersion, string pathFormat)
+    {
+#pragma warning disable OPENAI001
+        await using var host = await StartAsync(apiVersion);
+        var client = new ResponsesClient(Key, new ResponsesClientOptions { Endpoint = host.V1 });
+
+        ResponseResult created = await client.CreateResponseAsync("gpt-4o-mini", "keep this", null);
+        ResponseResult fetched = await client.GetResponseAsync(created.Id);
+#pragma warning restore OPENAI001
+
+        Assert.That(fetched.Id, Is.EqualTo(created.Id));
+        Assert.That(fetched.GetOutputText(), Is.EqualTo("Echo: keep this"));
+        AssertAzureCall(host, string.Format(System.Globalization.CultureInfo.InvariantCulture, pathFormat, created.Id));
+    }
+
     [TestCase(null, "/openai/v1/chat/completions")]
     [TestCase("2024-10-21", "/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21")]
     public async Task AnthropicMessages_AreTranslatedToTheAzureChatCompletionsOfTheDeployment(string? apiVersion, string path)

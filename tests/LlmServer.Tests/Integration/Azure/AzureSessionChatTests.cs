@@ -81,6 +81,29 @@ public sealed class AzureSessionChatTests
     }
 
     [Test]
+    public async Task Background_OnTheClassicStyle_IsPolledFromTheResourcesResponsesApi()
+    {
+        var s = await StartAsync("2025-04-01-preview");
+        try
+        {
+            var started = await BodyAsync(await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"long job","background":true}"""));
+            var id = (string?)started["response_id"];
+
+            var polled = await s.Client.GetAsync($"/api/v1/chat/responses/{id}");
+
+            Assert.That(polled.StatusCode, Is.EqualTo(HttpStatusCode.OK), await polled.Content.ReadAsStringAsync());
+            Assert.That((string?)(await BodyAsync(polled))["output_text"], Is.EqualTo("Echo: long job"));
+            var poll = s.Fake.Requests.Last();
+            Assert.That(poll.Path, Is.EqualTo($"/openai/responses/{id}?api-version=2025-04-01-preview"));
+            Assert.That(poll.Headers["api-key"], Is.EqualTo(AzureKey));
+        }
+        finally
+        {
+            await StopAsync(s);
+        }
+    }
+
+    [Test]
     public async Task Stream_FromAzure_ArrivesInPiecesAndConcatenatesToTheAnswer()
     {
         var s = await StartAsync();
