@@ -8,7 +8,7 @@ public sealed record GatewayOptions
     /// <summary>Model used when a request names none.</summary>
     public string DefaultModel { get; init; } = "gpt-4o-mini";
 
-    /// <summary>Upstreams in addition to the implicit ones created from LlmServer:OpenAi, :Vllm and :Anthropic.</summary>
+    /// <summary>Upstreams in addition to the implicit ones created from LlmServer:OpenAi, :Vllm, :Anthropic and :AzureOpenAi.</summary>
     public List<UpstreamOptions> Upstreams { get; init; } = [];
 
     /// <summary>Public model names (and aliases) mapped to deployments.</summary>

@@ -12,27 +12,35 @@ public sealed class AzureSessionChatTests
 {
     private const string AzureKey = "azure-resource-key-0123";
 
-    private static async Task<(FakeUpstreamServer Fake, LlmServerApp App, HttpClient Client)> StartAsync(string? apiVersion = null)
+    /// <summary>The server pointed at the fake as an Azure resource (gpt-4o-mini mapped to chat-deployment).</summary>
+    private sealed class AzureChat : IAsyncDisposable
     {
-        var fake = await FakeUpstreamServer.StartAsync();
-        fake.ValidKeys.Add(AzureKey);
-        var settings = new Dictionary<string, string?>
-        {
-            ["LlmServer:OpenAi:ApiKey"] = "",
-            ["LlmServer:AzureOpenAi:Endpoint"] = fake.BaseUrl,
-            ["LlmServer:AzureOpenAi:ApiKey"] = AzureKey,
-            ["LlmServer:AzureOpenAi:Deployments:gpt-4o-mini"] = "chat-deployment",
-        };
-        if (apiVersion is not null) settings["LlmServer:AzureOpenAi:ApiVersion"] = apiVersion;
-        var app = new LlmServerApp(settings);
-        return (fake, app, app.CreateClient());
-    }
+        public required FakeUpstreamServer Fake { get; init; }
+        public required LlmServerApp App { get; init; }
+        public required HttpClient Client { get; init; }
 
-    private static async Task StopAsync((FakeUpstreamServer Fake, LlmServerApp App, HttpClient Client) s)
-    {
-        s.Client.Dispose();
-        await s.App.DisposeAsync();
-        await s.Fake.DisposeAsync();
+        public static async Task<AzureChat> StartAsync(string? apiVersion = null)
+        {
+            var fake = await FakeUpstreamServer.StartAsync();
+            fake.ValidKeys.Add(AzureKey);
+            var settings = new Dictionary<string, string?>
+            {
+                ["LlmServer:OpenAi:ApiKey"] = "",
+                ["LlmServer:AzureOpenAi:Endpoint"] = fake.BaseUrl,
+                ["LlmServer:AzureOpenAi:ApiKey"] = AzureKey,
+                ["LlmServer:AzureOpenAi:Deployments:gpt-4o-mini"] = "chat-deployment",
+            };
+            if (apiVersion is not null) settings["LlmServer:AzureOpenAi:ApiVersion"] = apiVersion;
+            var app = new LlmServerApp(settings);
+            return new AzureChat { Fake = fake, App = app, Client = app.CreateClient() };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await App.DisposeAsync();
+            await Fake.DisposeAsync();
+        }
     }
 
     private static RecordedRequest AzureCall(FakeUpstreamServer fake) =>
@@ -41,139 +49,103 @@ public sealed class AzureSessionChatTests
     [Test]
     public async Task Chat_OnTheV1Endpoint_AnswersWithTheDeploymentsReply_SentWithApiKeyHeader()
     {
-        var s = await StartAsync();
-        try
-        {
-            var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"hello azure","model":"gpt-4o-mini"}""");
+        await using var s = await AzureChat.StartAsync();
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            var body = await BodyAsync(response);
-            Assert.That((string?)body["output_text"], Is.EqualTo("Echo: hello azure"));
-            Assert.That((long)body["input_tokens"]!, Is.GreaterThan(0));
-            var call = AzureCall(s.Fake);
-            Assert.That(call.Path, Is.EqualTo("/openai/v1/responses"));
-            Assert.That(call.Headers["api-key"], Is.EqualTo(AzureKey));
-            Assert.That(call.Headers.ContainsKey("authorization"), Is.False);
-            Assert.That((string?)call.Json!["model"], Is.EqualTo("chat-deployment"), "the model is mapped to its Azure deployment");
-        }
-        finally
-        {
-            await StopAsync(s);
-        }
+        var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"hello azure","model":"gpt-4o-mini"}""");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var body = await BodyAsync(response);
+        Assert.That((string?)body["output_text"], Is.EqualTo("Echo: hello azure"));
+        Assert.That((long)body["input_tokens"]!, Is.GreaterThan(0));
+        var call = AzureCall(s.Fake);
+        Assert.That(call.Path, Is.EqualTo("/openai/v1/responses"));
+        Assert.That(call.Headers["api-key"], Is.EqualTo(AzureKey));
+        Assert.That(call.Headers.ContainsKey("authorization"), Is.False);
+        Assert.That((string?)call.Json!["model"], Is.EqualTo("chat-deployment"), "the model is mapped to its Azure deployment");
     }
 
     [Test]
     public async Task Chat_WithADatedApiVersion_UsesTheClassicResponsesPath()
     {
-        var s = await StartAsync("2025-04-01-preview");
-        try
-        {
-            var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"classic please"}""");
+        await using var s = await AzureChat.StartAsync("2025-04-01-preview");
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-            Assert.That((string?)(await BodyAsync(response))["output_text"], Is.EqualTo("Echo: classic please"));
-            Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/responses?api-version=2025-04-01-preview"));
-        }
-        finally
-        {
-            await StopAsync(s);
-        }
+        var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"classic please"}""");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        Assert.That((string?)(await BodyAsync(response))["output_text"], Is.EqualTo("Echo: classic please"));
+        Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/responses?api-version=2025-04-01-preview"));
     }
 
     [Test]
     public async Task Background_OnTheClassicStyle_IsPolledFromTheResourcesResponsesApi()
     {
-        var s = await StartAsync("2025-04-01-preview");
-        try
-        {
-            var started = await BodyAsync(await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"long job","background":true}"""));
-            var id = (string?)started["response_id"];
+        await using var s = await AzureChat.StartAsync("2025-04-01-preview");
 
-            var polled = await s.Client.GetAsync($"/api/v1/chat/responses/{id}");
+        var started = await BodyAsync(await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"long job","background":true}"""));
+        var id = (string?)started["response_id"];
 
-            Assert.That(polled.StatusCode, Is.EqualTo(HttpStatusCode.OK), await polled.Content.ReadAsStringAsync());
-            Assert.That((string?)(await BodyAsync(polled))["output_text"], Is.EqualTo("Echo: long job"));
-            var poll = s.Fake.Requests.Last();
-            Assert.That(poll.Path, Is.EqualTo($"/openai/responses/{id}?api-version=2025-04-01-preview"));
-            Assert.That(poll.Headers["api-key"], Is.EqualTo(AzureKey));
-        }
-        finally
-        {
-            await StopAsync(s);
-        }
+        var polled = await s.Client.GetAsync($"/api/v1/chat/responses/{id}");
+
+        Assert.That(polled.StatusCode, Is.EqualTo(HttpStatusCode.OK), await polled.Content.ReadAsStringAsync());
+        Assert.That((string?)(await BodyAsync(polled))["output_text"], Is.EqualTo("Echo: long job"));
+        var poll = s.Fake.Requests.Last();
+        Assert.That(poll.Path, Is.EqualTo($"/openai/responses/{id}?api-version=2025-04-01-preview"));
+        Assert.That(poll.Headers["api-key"], Is.EqualTo(AzureKey));
     }
 
     [Test]
     public async Task Stream_FromAzure_ArrivesInPiecesAndConcatenatesToTheAnswer()
     {
-        var s = await StartAsync();
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/chat/stream") { Content = Json("""{"user_prompt":"one two three"}""") };
-            using var response = await s.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-            var deltas = new List<string>();
-            await foreach (var (name, data) in ReadSseAsync(await response.Content.ReadAsStreamAsync()))
-            {
-                if (name == "delta") deltas.Add((string)data["delta"]!);
-            }
+        await using var s = await AzureChat.StartAsync();
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-            Assert.That(deltas, Has.Count.GreaterThan(1));
-            Assert.That(string.Concat(deltas), Is.EqualTo("Echo: one two three"));
-            Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/v1/responses"));
-        }
-        finally
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/chat/stream") { Content = Json("""{"user_prompt":"one two three"}""") };
+        using var response = await s.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var deltas = new List<string>();
+        await foreach (var (name, data) in ReadSseAsync(await response.Content.ReadAsStreamAsync()))
         {
-            await StopAsync(s);
+            if (name == "delta") deltas.Add((string)data["delta"]!);
         }
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(deltas, Has.Count.GreaterThan(1));
+        Assert.That(string.Concat(deltas), Is.EqualTo("Echo: one two three"));
+        Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/v1/responses"));
     }
 
     [Test]
     public async Task WrongServerKey_Is502NamingTheAzureKeySetting_WithoutTheKey()
     {
-        var s = await StartAsync();
-        try
-        {
-            s.Fake.ValidKeys.Clear();
-            s.Fake.ValidKeys.Add("some-other-key");
+        await using var s = await AzureChat.StartAsync();
 
-            var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"hi"}""", "en");
-            var text = await response.Content.ReadAsStringAsync();
+        s.Fake.ValidKeys.Clear();
+        s.Fake.ValidKeys.Add("some-other-key");
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadGateway), text);
-            var body = await BodyAsync(new HttpResponseMessage { Content = new StringContent(text) });
-            Assert.That((bool?)body["success"], Is.False);
-            Assert.That((string?)body["error"]!["code"], Is.EqualTo("upstream_auth_failed"));
-            Assert.That(text, Does.Contain("AZURE_OPENAI_API_KEY"));
-            Assert.That(text, Does.Not.Contain(AzureKey));
-            Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/v1/responses"), "Azure answered the call with its 401");
-        }
-        finally
-        {
-            await StopAsync(s);
-        }
+        var response = await PostAsync(s.Client, "/api/v1/chat", """{"user_prompt":"hi"}""", "en");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadGateway), text);
+        var body = await BodyAsync(new HttpResponseMessage { Content = new StringContent(text) });
+        Assert.That((bool?)body["success"], Is.False);
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("upstream_auth_failed"));
+        Assert.That(text, Does.Contain("AZURE_OPENAI_API_KEY"));
+        Assert.That(text, Does.Not.Contain(AzureKey));
+        Assert.That(AzureCall(s.Fake).Path, Is.EqualTo("/openai/v1/responses"), "Azure answered the call with its 401");
     }
 
     [Test]
     public async Task WrongUserKey_Is401NamingTheField_WithoutTheKey()
     {
-        var s = await StartAsync();
-        try
-        {
-            var response = await PostAsync(s.Client, "/api/v1/chat",
-                """{"user_prompt":"hi","use_user_api_key":true,"openai_api_key":"user-key-not-valid-987"}""", "en");
-            var text = await response.Content.ReadAsStringAsync();
+        await using var s = await AzureChat.StartAsync();
 
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), text);
-            var body = await BodyAsync(new HttpResponseMessage { Content = new StringContent(text) });
-            Assert.That((string?)body["error"]!["code"], Is.EqualTo("invalid_user_api_key"));
-            Assert.That((string?)body["error"]!["message"], Does.Contain("openai_api_key"));
-            Assert.That(text, Does.Not.Contain("user-key-not-valid-987"));
-            Assert.That(AzureCall(s.Fake).Headers["api-key"], Is.EqualTo("user-key-not-valid-987"));
-        }
-        finally
-        {
-            await StopAsync(s);
-        }
+        var response = await PostAsync(s.Client, "/api/v1/chat",
+            """{"user_prompt":"hi","use_user_api_key":true,"openai_api_key":"user-key-not-valid-987"}""", "en");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), text);
+        var body = await BodyAsync(new HttpResponseMessage { Content = new StringContent(text) });
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("invalid_user_api_key"));
+        Assert.That((string?)body["error"]!["message"], Does.Contain("openai_api_key"));
+        Assert.That(text, Does.Not.Contain("user-key-not-valid-987"));
+        Assert.That(AzureCall(s.Fake).Headers["api-key"], Is.EqualTo("user-key-not-valid-987"));
     }
 }
