@@ -49,6 +49,9 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
     public bool HasServerKey => !string.IsNullOrWhiteSpace(_target.ServerKey);
 
     /// <inheritdoc />
+    public string Name => _target.Name;
+
+    /// <inheritdoc />
     public async Task<UpstreamResult> CreateAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
         var client = ClientFor(request.UserApiKey);

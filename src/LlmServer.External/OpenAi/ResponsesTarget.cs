@@ -14,6 +14,8 @@ namespace LlmServer.External.OpenAi;
 /// </summary>
 internal sealed record ResponsesTarget
 {
+    /// <summary>Upstream name in the usage ledger.</summary>
+    public required string Name { get; init; }
     /// <summary>Name the caller sees in errors about their own key ("OpenAI", "Azure OpenAI").</summary>
     public required string Provider { get; init; }
     /// <summary>API root the SDK appends /responses to.</summary>
@@ -33,6 +35,7 @@ internal sealed record ResponsesTarget
 
     public static ResponsesTarget OpenAi(OpenAiOptions o) => new()
     {
+        Name = "openai",
         Provider = "OpenAI",
         Endpoint = new Uri(o.BaseUrl),
         ServerKey = o.ApiKey,
@@ -45,6 +48,7 @@ internal sealed record ResponsesTarget
 
     public static ResponsesTarget Azure(AzureOpenAiOptions o) => new()
     {
+        Name = "azure",
         Provider = "Azure OpenAI",
         Endpoint = new Uri(AzureOpenAiOptions.ApiBase(o.Endpoint, o.ApiVersion)),
         ServerKey = o.ApiKey,

@@ -1,6 +1,12 @@
 using System.Net;
 using LlmServer.FakeUpstream;
+using LlmServer.Services.Accounting;
 using LlmServer.Tests.Infrastructure;
+using LlmServer.Tests.Integration.Gateway;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using static LlmServer.Tests.Integration.Chat.ChatTestKit;
 
 namespace LlmServer.Tests.Integration.Azure;
@@ -17,7 +23,9 @@ public sealed class AzureSessionChatTests
     {
         public required FakeUpstreamServer Fake { get; init; }
         public required LlmServerApp App { get; init; }
+        public required WebApplicationFactory<Program> Factory { get; init; }
         public required HttpClient Client { get; init; }
+        public required CapturingUsageSink Usage { get; init; }
 
         public static async Task<AzureChat> StartAsync(string? apiVersion = null)
         {
@@ -32,12 +40,19 @@ public sealed class AzureSessionChatTests
             };
             if (apiVersion is not null) settings["LlmServer:AzureOpenAi:ApiVersion"] = apiVersion;
             var app = new LlmServerApp(settings);
-            return new AzureChat { Fake = fake, App = app, Client = app.CreateClient() };
+            var usage = new CapturingUsageSink();
+            var factory = app.WithWebHostBuilder(b => b.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<IUsageSink>();
+                services.AddSingleton<IUsageSink>(usage);
+            }));
+            return new AzureChat { Fake = fake, App = app, Factory = factory, Client = factory.CreateClient(), Usage = usage };
         }
 
         public async ValueTask DisposeAsync()
         {
             Client.Dispose();
+            await Factory.DisposeAsync();
             await App.DisposeAsync();
             await Fake.DisposeAsync();
         }
@@ -62,6 +77,7 @@ public sealed class AzureSessionChatTests
         Assert.That(call.Headers["api-key"], Is.EqualTo(AzureKey));
         Assert.That(call.Headers.ContainsKey("authorization"), Is.False);
         Assert.That((string?)call.Json!["model"], Is.EqualTo("chat-deployment"), "the model is mapped to its Azure deployment");
+        Assert.That((await s.Usage.WaitForAsync(_ => true)).Upstream, Is.EqualTo("azure"), "the ledger names the upstream that served it");
     }
 
     [Test]
