@@ -16,7 +16,7 @@ public static class ChatExternalRegistration
     public static IServiceCollection AddSessionChatExternal(this IServiceCollection services)
     {
         services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
-        services.AddSingleton<IResponsesUpstream, OpenAiResponsesUpstream>();
+        services.AddSingleton<IResponsesUpstream>(ResponsesUpstreamFactory.Create);
         services.AddSingleton<SqliteChatHistoryStore>();
         services.TryAddSingleton<IChatHistoryStore>(sp => sp.GetRequiredService<SqliteChatHistoryStore>());
         services.AddHostedService<ChatStoreInitializer>();

@@ -14,7 +14,8 @@ namespace LlmServer.FakeUpstream;
 
 /// <summary>
 /// A real Kestrel server on loopback that speaks the OpenAI (Responses, Chat Completions, Completions,
-/// Embeddings, Models), vLLM (/v1/models with max_model_len) and Anthropic (/v1/messages) wire formats,
+/// Embeddings, Models), vLLM (/v1/models with max_model_len), Azure OpenAI (its paths and api-key header, see
+/// <see cref="AzurePaths"/>) and Anthropic (/v1/messages) wire formats,
 /// deterministically, recording every request, with programmable faults.
 /// The reply to a request is "Echo: " + the last user text, unless <see cref="ReplyFactory"/> says otherwise;
 /// when the request offers tools, the reply is a call of the first tool with arguments {"input": text}.
@@ -78,6 +79,8 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         var app = builder.Build();
         var server = new FakeUpstreamServer(app);
         app.Use(server.RecordAndFaultAsync);
+        // NOTE: routing after the recorder, so Azure's paths (rewritten there) reach the OpenAI endpoints.
+        app.UseRouting();
         OpenAiEndpoints.Map(app, server);
         AnthropicEndpoints.Map(app, server);
         await app.StartAsync();
@@ -166,6 +169,7 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         _received.Enqueue(recorded);
         ctx.Items["recorded"] = recorded;
 
+        if (AzurePaths.IsAzure(ctx) && !await AzurePaths.AdmitAsync(ctx, server: this)) return;
         var anthropic = ctx.Request.Path.StartsWithSegments("/v1/messages");
         if (ValidKeys.Count > 0 && (recorded.ApiKey is null || !ValidKeys.Contains(recorded.ApiKey)))
         {

@@ -461,7 +461,7 @@ public sealed partial class MessagesProxy(
         var model = J(body["model"]);
         var stops = body["stop_sequences"] as JsonArray;
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, UpstreamHttpClients.ChatCompletionsUri(upstream.BaseUrl))
+        using var request = new HttpRequestMessage(HttpMethod.Post, upstream.ChatCompletionsUri ?? UpstreamHttpClients.ChatCompletionsUri(upstream.BaseUrl))
         {
             Content = new ByteArrayContent(AnthropicJson.ToUtf8(chat)),
         };

@@ -9,26 +9,26 @@ using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using OpenAI.Responses;
 
 namespace LlmServer.External.OpenAi;
 
 /// <summary>
-/// The OpenAI Responses API over the official SDK. One shared client for the server's key; callers' keys get a
-/// per-request client, and every client shares one HTTP transport (one SocketsHttpHandler connection pool).
+/// The Responses API over the official OpenAI SDK, against OpenAI or an Azure OpenAI resource (see
+/// <see cref="ResponsesTarget"/>). One shared client for the server's key; callers' keys get a per-request client,
+/// and every client shares one HTTP transport (one SocketsHttpHandler connection pool).
 /// </summary>
 internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDisposable
 {
-    private readonly OpenAiOptions _options;
+    private readonly ResponsesTarget _target;
     private readonly HttpClient _http;
     private readonly HttpClientPipelineTransport _transport;
     private readonly Lazy<ResponsesClient> _serverClient;
     private readonly ILogger<OpenAiResponsesUpstream> _logger;
 
-    public OpenAiResponsesUpstream(IOptions<OpenAiOptions> options, ILogger<OpenAiResponsesUpstream> logger)
+    public OpenAiResponsesUpstream(ResponsesTarget target, ILogger<OpenAiResponsesUpstream> logger)
     {
-        _options = options.Value;
+        _target = target;
         _logger = logger;
         var handler = new SocketsHttpHandler
         {
@@ -42,11 +42,14 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         // NOTE: the pipeline enforces NetworkTimeout; HttpClient's own timeout would race it with a different error.
         _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _transport = new HttpClientPipelineTransport(_http);
-        _serverClient = new Lazy<ResponsesClient>(() => CreateClient(_options.ApiKey));
+        _serverClient = new Lazy<ResponsesClient>(() => CreateClient(_target.ServerKey));
     }
 
     /// <inheritdoc />
-    public bool HasServerKey => !string.IsNullOrWhiteSpace(_options.ApiKey);
+    public bool HasServerKey => !string.IsNullOrWhiteSpace(_target.ServerKey);
+
+    /// <inheritdoc />
+    public string Name => _target.Name;
 
     /// <inheritdoc />
     public async Task<UpstreamResult> CreateAsync(UpstreamRequest request, CancellationToken cancellationToken)
@@ -54,7 +57,7 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         var client = ClientFor(request.UserApiKey);
         try
         {
-            ClientResult<ResponseResult> result = await client.CreateResponseAsync(ToOptions(request, stream: false), cancellationToken);
+            ClientResult<ResponseResult> result = await client.CreateResponseAsync(ToOptions(request, stream: false, _target), cancellationToken);
             return Map(result.Value);
         }
         catch (Exception ex) when (Translate(ex, request.UserApiKey is not null, cancellationToken) is { } mapped)
@@ -73,7 +76,7 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         AsyncStreamingResult<StreamingResponseUpdate> streaming;
         try
         {
-            streaming = await client.CreateResponseStreamingAsync(ToOptions(request, stream: true), cancellationToken);
+            streaming = await client.CreateResponseStreamingAsync(ToOptions(request, stream: true, _target), cancellationToken);
             updates = ((IAsyncEnumerable<StreamingResponseUpdate>)streaming).GetAsyncEnumerator(cancellationToken);
         }
         catch (Exception ex) when (Translate(ex, userKey, cancellationToken) is { } mapped)
@@ -150,21 +153,25 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         return HasServerKey ? _serverClient.Value : throw KeySelection.ServerKeyMissing();
     }
 
-    private ResponsesClient CreateClient(string apiKey) =>
-        new(new ApiKeyCredential(apiKey), new ResponsesClientOptions
+    private ResponsesClient CreateClient(string apiKey)
+    {
+        var options = new ResponsesClientOptions
         {
-            Endpoint = new Uri(_options.BaseUrl),
+            Endpoint = _target.Endpoint,
             Transport = _transport,
-            NetworkTimeout = TimeSpan.FromSeconds(_options.TimeoutSeconds),
+            NetworkTimeout = TimeSpan.FromSeconds(_target.TimeoutSeconds),
             // NOTE: no SDK retries: a 429 must reach the caller with its Retry-After, not be slept on here.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-        });
+        };
+        if (_target.ApiVersion is { } version) options.AddPolicy(new ApiVersionPolicy(version), PipelinePosition.PerCall);
+        return new ResponsesClient(_target.Authentication(apiKey), options);
+    }
 
-    private static CreateResponseOptions ToOptions(UpstreamRequest request, bool stream)
+    private static CreateResponseOptions ToOptions(UpstreamRequest request, bool stream, ResponsesTarget target)
     {
         var options = new CreateResponseOptions
         {
-            Model = request.Model,
+            Model = target.UpstreamModel(request.Model),
             Instructions = request.Instructions,
             MaxOutputTokenCount = request.MaxOutputTokens,
             Temperature = (float)request.Temperature,
@@ -231,10 +238,10 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         }
         if (ex is OperationCanceledException or TimeoutException || ex.InnerException is TimeoutException)
         {
-            Log.UpstreamTimeout(_logger, _options.TimeoutSeconds);
+            Log.UpstreamTimeout(_logger, _target.TimeoutSeconds);
             return new LlmServerException(ErrorKind.Timeout, "upstream_timeout",
-                $"The upstream did not answer within {_options.TimeoutSeconds} s (LlmServer:OpenAi:TimeoutSeconds).",
-                _options.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                $"The upstream did not answer within {_target.TimeoutSeconds} s ({_target.TimeoutSetting}).",
+                _target.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         if (ex is ClientResultException cre && cre.Status != 0)
         {
@@ -245,10 +252,10 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
             {
                 case 401 or 403 when userKey:
                     return new LlmServerException(ErrorKind.Unauthorized, "invalid_user_api_key",
-                        "OpenAI rejected the API key sent in openai_api_key.");
+                        _target.Provider + " rejected the API key sent in openai_api_key.");
                 case 401 or 403:
                     return new LlmServerException(ErrorKind.Unreachable, "upstream_auth_failed",
-                        "The upstream rejected the server's API key (OPENAI_API_KEY).", "OPENAI_API_KEY");
+                        $"The upstream rejected the server's API key ({_target.KeyEnv}).", _target.KeyEnv);
                 case 429:
                     string? retryAfter = raw is not null && raw.Headers.TryGetValue("Retry-After", out var ra) ? ra : null;
                     return new LlmServerException(ErrorKind.RateLimited, "rate_limited", "The upstream rate limit was reached; retry later.")
@@ -270,7 +277,7 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         {
             Log.UpstreamUnreachable(_logger, ex.GetType().Name);
             return new LlmServerException(ErrorKind.Unreachable, "upstream_unreachable",
-                "The upstream could not be reached or sent an invalid answer (LlmServer:OpenAi:BaseUrl).", "OPENAI_BASE_URL");
+                $"The upstream could not be reached or sent an invalid answer ({_target.UrlSetting}).", _target.UrlEnv);
         }
         return null;
     }

@@ -161,10 +161,11 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         return new Breaker(pipeline, state);
     }, _options.CircuitBreaker);
 
-    private Uri UriFor(UpstreamDefinition upstream, UpstreamRequest request)
+    private Uri UriFor(IUpstreamProtocol protocol, Deployment d, UpstreamRequest request)
     {
-        if (request.Method != HttpMethod.Post) return new Uri(upstream.BaseUrl + "/" + request.Path);
-        return _uris.GetOrAdd((upstream.Name, request.Path), static (_, a) => new Uri(a.BaseUrl + "/" + a.Path), (upstream.BaseUrl, request.Path));
+        if (request.Method != HttpMethod.Post) return protocol.RequestUri(d.Upstream, d.UpstreamModel, request.Path);
+        return _uris.GetOrAdd((d.Id, request.Path), static (key, a) => a.Protocol.RequestUri(a.Deployment.Upstream, a.Deployment.UpstreamModel, key.Item2),
+            (Protocol: protocol, Deployment: d));
     }
 
     private async ValueTask<UpstreamResult> SendOnceAsync(SendState s)
@@ -180,7 +181,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         var start = Stopwatch.GetTimestamp();
         var deadline = start + (long)(upstream.TotalTimeout.TotalSeconds * Stopwatch.Frequency);
         cts.CancelAfter(upstream.FirstByteTimeout < upstream.TotalTimeout ? upstream.FirstByteTimeout : upstream.TotalTimeout);
-        using var message = new HttpRequestMessage(s.Request.Method, UriFor(upstream, s.Request))
+        using var message = new HttpRequestMessage(s.Request.Method, UriFor(protocol, d, s.Request))
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,

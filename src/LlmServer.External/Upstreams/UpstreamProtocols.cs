@@ -17,6 +17,9 @@ public interface IUpstreamProtocol
 
     /// <summary>Adds the upstream's credentials to an outgoing request.</summary>
     void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream);
+
+    /// <summary>Where an API path (chat/completions, responses/{id}) of a deployment is served: under the base URL.</summary>
+    Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path) => new(upstream.BaseUrl + "/" + path);
 }
 
 /// <summary>OpenAI and OpenAI-compatible servers (vLLM, Ollama, LM Studio): Bearer key.</summary>
@@ -31,7 +34,7 @@ internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
     }
 }
 
-/// <summary>Azure OpenAI v1 endpoint (…/openai/v1): api-key header, deployment name as model.</summary>
+/// <summary>Azure OpenAI: api-key header, deployment name as model, v1 or classic paths (<see cref="AzureOpenAiUpstream.RequestUri"/>).</summary>
 internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.AzureOpenAi;
@@ -41,6 +44,9 @@ internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
     {
         if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("api-key", key);
     }
+
+    public Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path) =>
+        AzureOpenAiUpstream.RequestUri(upstream, upstreamModel, path);
 }
 
 /// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler of issue 4.</summary>

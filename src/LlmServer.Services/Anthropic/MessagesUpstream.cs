@@ -26,6 +26,9 @@ public sealed record MessagesUpstream(string Name, UpstreamDialect Dialect, stri
     /// <summary>Header carrying <see cref="ApiKey"/> on a translated call: null for <c>Authorization: Bearer</c>, or e.g. <c>api-key</c> (Azure).</summary>
     public string? ApiKeyHeader { get; init; }
 
+    /// <summary>Full chat.completions URL when the base URL alone does not give it (Azure's classic deployment style); null: derived from <see cref="BaseUrl"/>.</summary>
+    public Uri? ChatCompletionsUri { get; init; }
+
     /// <summary>Idle limit of an upstream from the gateway table; null: LlmServer:&lt;Provider&gt;:TimeoutSeconds applies.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 }
@@ -86,6 +89,7 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
                 new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" })
             {
                 ApiKeyHeader = "api-key",
+                ChatCompletionsUri = u.ApiVersion is null ? null : AzureOpenAiUpstream.RequestUri(u, d.UpstreamModel, "chat/completions"),
             },
             _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
                 new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" }),

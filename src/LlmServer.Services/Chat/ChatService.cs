@@ -384,7 +384,7 @@ public sealed partial class ChatService(
         usage.Record(new UsageRecord
         {
             Timestamp = time.GetUtcNow(), KeyId = x.Caller.LedgerKeyId, SessionId = x.Request.EffectiveSessionId, Route = "api_chat",
-            Model = result?.Model ?? x.Model, Upstream = "openai", Status = x.Status ?? 499,
+            Model = result?.Model ?? x.Model, Upstream = upstream.Name, Status = x.Status ?? 499,
             InputTokens = usageTokens.InputTokens, CachedTokens = usageTokens.CachedTokens,
             OutputTokens = usageTokens.OutputTokens, ReasoningTokens = usageTokens.ReasoningTokens,
             CostUsd = serverCost, ApiKeySource = x.KeySource, LatencyMs = Stopwatch.GetElapsedTime(x.Started).TotalMilliseconds,

@@ -10,6 +10,7 @@ public static class ChatServiceRegistration
     {
         services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<OpenAiOptions>().BindConfiguration(OpenAiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddAzureOpenAiOptions();
         services.AddSingleton<IChatService, ChatService>();
         return services;
     }

@@ -56,6 +56,9 @@ public interface IResponsesUpstream
     /// <summary>True when the server's own key is configured.</summary>
     bool HasServerKey { get; }
 
+    /// <summary>Upstream name in the usage ledger: "openai", or "azure" for an Azure OpenAI resource.</summary>
+    string Name => "openai";
+
     /// <summary>Plain call; for background requests the result is queued and carries the id to poll.</summary>
     Task<UpstreamResult> CreateAsync(UpstreamRequest request, CancellationToken cancellationToken);
 

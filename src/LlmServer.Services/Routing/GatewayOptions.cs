@@ -8,7 +8,7 @@ public sealed record GatewayOptions
     /// <summary>Model used when a request names none.</summary>
     public string DefaultModel { get; init; } = "gpt-4o-mini";
 
-    /// <summary>Upstreams in addition to the implicit ones created from LlmServer:OpenAi, :Vllm and :Anthropic.</summary>
+    /// <summary>Upstreams in addition to the implicit ones created from LlmServer:OpenAi, :Vllm, :Anthropic and :AzureOpenAi.</summary>
     public List<UpstreamOptions> Upstreams { get; init; } = [];
 
     /// <summary>Public model names (and aliases) mapped to deployments.</summary>
@@ -45,7 +45,7 @@ public sealed record UpstreamOptions
     /// <summary>openai, azure_openai, openai_compatible or anthropic.</summary>
     public string Kind { get; init; } = UpstreamKinds.OpenAiCompatible;
 
-    /// <summary>Base URL including /v1 (Azure: https://RESOURCE.openai.azure.com/openai/v1).</summary>
+    /// <summary>Base URL including /v1 (Azure: the resource endpoint https://RESOURCE.openai.azure.com, with or without /openai/v1).</summary>
     public string BaseUrl { get; init; } = "";
 
     /// <summary>Provider key (sent as Bearer, or api-key for azure_openai, x-api-key for anthropic). Never logged.</summary>
@@ -54,6 +54,10 @@ public sealed record UpstreamOptions
     /// <summary>Models served under their own name (shorthand for a model table entry with one deployment).
     /// Empty on an openai_compatible upstream: its /v1/models is served.</summary>
     public List<string> Models { get; init; } = [];
+
+    /// <summary>azure_openai only: "v1" (default, {endpoint}/openai/v1/...) or a dated api-version for the classic
+    /// deployment style ({endpoint}/openai/deployments/{deployment}/...?api-version=...).</summary>
+    public string? ApiVersion { get; init; }
 
     /// <summary>Overrides of the default timeouts.</summary>
     public UpstreamTimeouts? Timeouts { get; init; }

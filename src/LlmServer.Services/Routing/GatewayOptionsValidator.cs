@@ -18,6 +18,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             if (!UpstreamKinds.IsKnown(u.Kind)) errors.Add($"{at}:Kind '{u.Kind}' must be openai, azure_openai, openai_compatible or anthropic.");
             if (!Uri.TryCreate(u.BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
                 errors.Add($"{at}:BaseUrl must be an absolute http(s) URL.");
+            if (u.Kind == UpstreamKinds.AzureOpenAi && !Chat.AzureOpenAiOptions.IsValidApiVersion(u.ApiVersion))
+                errors.Add($"{at}:ApiVersion must be \"v1\" or a dated version such as 2025-04-01-preview.");
             if (u.MaxConnections < 1) errors.Add($"{at}:MaxConnections must be at least 1.");
         }
         for (var i = 0; i < options.Models.Count; i++)

@@ -13,6 +13,8 @@ public sealed record UpstreamDefinition
     /// <summary>Base URL without trailing slash, ending in /v1 for OpenAI-style upstreams.</summary>
     public required string BaseUrl { get; init; }
     public string? ApiKey { get; init; }
+    /// <summary>azure_openai classic deployment style: the api-version sent on every call; null: the v1 style.</summary>
+    public string? ApiVersion { get; init; }
     public TimeSpan ConnectTimeout { get; init; }
     public TimeSpan FirstByteTimeout { get; init; }
     public TimeSpan IdleTimeout { get; init; }
@@ -103,6 +105,7 @@ public sealed partial class ModelRouter : IModelRouter
     private readonly Lock _gate = new();
     private readonly long _startedAt;
     private volatile Table _table;
+    private readonly (string Model, string Deployment)[] _azureModels;
 
     private sealed record Table(Dictionary<string, ModelEntry> ByName, IReadOnlyList<ModelEntry> Models);
 
@@ -110,6 +113,7 @@ public sealed partial class ModelRouter : IModelRouter
     {
         _options = options.Value;
         _startedAt = time.GetUtcNow().ToUnixTimeSeconds();
+        _azureModels = AzureOpenAiUpstream.Models(configuration).ToArray();
         Upstreams = BuildUpstreams(_options, configuration);
         _upstreams = Upstreams.ToDictionary(u => u.Name, StringComparer.Ordinal);
         _table = BuildTable();
@@ -208,6 +212,10 @@ public sealed partial class ModelRouter : IModelRouter
             }
             var names = ExplicitModels(u);
             foreach (var name in names) Add(new ModelEntry(name, [new Deployment(u, name, 1)], null, _startedAt), []);
+            if (u.Name == AzureOpenAiUpstream.ImplicitName && _options.Upstreams.All(o => o.Name != u.Name))
+            {
+                foreach (var (model, deployment) in _azureModels) Add(new ModelEntry(model, [new Deployment(u, deployment, 1)], null, _startedAt), []);
+            }
         }
         return new Table(byName, list);
     }
@@ -243,6 +251,7 @@ public sealed partial class ModelRouter : IModelRouter
         Implicit(ImplicitOpenAi, UpstreamKinds.OpenAi, "OpenAi", "https://api.openai.com/v1");
         Implicit(ImplicitVllm, UpstreamKinds.OpenAiCompatible, "Vllm", "http://localhost:8001/v1");
         Implicit(ImplicitAnthropic, UpstreamKinds.Anthropic, "Anthropic", "https://api.anthropic.com");
+        if (AzureOpenAiUpstream.Implicit(configuration) is { } azure && list.All(u => u.Name != azure.Name)) list.Add(Resolve(azure, o.Timeouts));
         return list;
     }
 
@@ -254,8 +263,9 @@ public sealed partial class ModelRouter : IModelRouter
         {
             Name = u.Name,
             Kind = u.Kind,
-            BaseUrl = NormaliseBaseUrl(u.BaseUrl, u.Kind),
+            BaseUrl = u.Kind == UpstreamKinds.AzureOpenAi ? AzureOpenAiUpstream.NormaliseBaseUrl(u.BaseUrl, u.ApiVersion) : NormaliseBaseUrl(u.BaseUrl, u.Kind),
             ApiKey = string.IsNullOrWhiteSpace(u.ApiKey) ? null : u.ApiKey,
+            ApiVersion = u.Kind == UpstreamKinds.AzureOpenAi && Chat.AzureOpenAiOptions.IsClassic(u.ApiVersion) ? u.ApiVersion!.Trim() : null,
             ConnectTimeout = S(t.ConnectSeconds, d.ConnectSeconds, 5),
             FirstByteTimeout = S(t.FirstByteSeconds, d.FirstByteSeconds, 60),
             IdleTimeout = S(t.IdleSeconds, d.IdleSeconds, 60),
