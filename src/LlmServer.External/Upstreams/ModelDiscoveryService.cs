@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmServer.External.Upstreams;
 
-/// <summary>Asks each openai_compatible upstream without configured models for its /v1/models, periodically.</summary>
+/// <summary>Asks each openai_compatible and openai upstream without configured models for its /v1/models, periodically.</summary>
 internal sealed partial class ModelDiscoveryService(
     IModelRouter router, UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options,
     ILogger<ModelDiscoveryService> logger) : BackgroundService
@@ -59,7 +59,9 @@ internal sealed partial class ModelDiscoveryService(
 
     private void Fail(UpstreamDefinition upstream, string reason)
     {
-        router.SetDiscoveryFailure(upstream.Name, reason);
+        // NOTE: an OpenAI upstream still serves its configured list when its listing fails (a key may lack the
+        // "models" permission), so that is no failing component; a vLLM upstream has nothing else to serve.
+        if (upstream.Kind != UpstreamKinds.OpenAi) router.SetDiscoveryFailure(upstream.Name, reason);
         LogDiscoveryFailed(logger, upstream.Name, reason);
     }
 

@@ -20,7 +20,7 @@ public sealed record UpstreamDefinition
     public TimeSpan IdleTimeout { get; init; }
     public TimeSpan TotalTimeout { get; init; }
     public int MaxConnections { get; init; }
-    /// <summary>True for an openai_compatible upstream without configured models: its /v1/models is served.</summary>
+    /// <summary>True for an openai_compatible or openai upstream without configured models: what its /v1/models lists is served.</summary>
     public bool DiscoversModels { get; init; }
 }
 
@@ -202,7 +202,7 @@ public sealed partial class ModelRouter : IModelRouter
         }
         foreach (var u in Upstreams)
         {
-            if (u.DiscoversModels)
+            if (u.DiscoversModels && u.Kind == UpstreamKinds.OpenAiCompatible)
             {
                 if (_discovered.TryGetValue(u.Name, out var found))
                 {
@@ -215,6 +215,15 @@ public sealed partial class ModelRouter : IModelRouter
             if (u.Name == AzureOpenAiUpstream.ImplicitName && _options.Upstreams.All(o => o.Name != u.Name))
             {
                 foreach (var (model, deployment) in _azureModels) Add(new ModelEntry(model, [new Deployment(u, deployment, 1)], null, _startedAt), []);
+            }
+        }
+        // NOTE: what an OpenAI upstream lists beyond its configured models (a new release, a dated snapshot) comes
+        // last, so a name another upstream serves by configuration or discovery keeps going there.
+        foreach (var u in Upstreams)
+        {
+            if (u.DiscoversModels && u.Kind == UpstreamKinds.OpenAi && _discovered.TryGetValue(u.Name, out var listed))
+            {
+                foreach (var d in listed) Add(new ModelEntry(d.Id, [new Deployment(u, d.Id, 1)], d.MaxModelLen, d.Created), []);
             }
         }
         return new Table(byName, list);
@@ -271,7 +280,9 @@ public sealed partial class ModelRouter : IModelRouter
             IdleTimeout = S(t.IdleSeconds, d.IdleSeconds, 60),
             TotalTimeout = S(t.TotalSeconds, d.TotalSeconds, 600),
             MaxConnections = u.MaxConnections,
-            DiscoversModels = u.Kind == UpstreamKinds.OpenAiCompatible && u.Models.Count == 0,
+            // NOTE: an OpenAI upstream also learns what its /v1/models lists, its configured list being the fallback;
+            // an Azure resource lists base models, not the deployments requests must name, so it is not asked.
+            DiscoversModels = u.Kind is UpstreamKinds.OpenAiCompatible or UpstreamKinds.OpenAi && u.Models.Count == 0,
         };
     }
 

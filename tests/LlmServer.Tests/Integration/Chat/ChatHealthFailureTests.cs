@@ -18,6 +18,8 @@ public sealed class ChatHealthFailureTests
             await using var app = new LlmServerApp(new Dictionary<string, string?>
             {
                 ["LlmServer:Storage:DataDir"] = Path.Combine(file, "data"),
+                // NOTE: a loopback port nothing listens on: the test never reaches a real provider.
+                ["LlmServer:OpenAi:BaseUrl"] = "http://127.0.0.1:9/v1",
                 ["LlmServer:OpenAi:ApiKey"] = ServerKey,
             });
             using var client = app.CreateClient();

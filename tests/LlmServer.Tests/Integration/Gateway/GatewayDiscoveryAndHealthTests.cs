@@ -49,6 +49,31 @@ public sealed class GatewayDiscoveryAndHealthTests
     }
 
     [Test]
+    public async Task OpenAiUpstream_ServesANewSnapshotItsModelListNames_KeepsItsConfiguredList_AndLeavesOtherUpstreamsModelsAlone()
+    {
+        var fake = await FakeUpstreamServer.StartAsync();
+        fake.Models.Add("gpt-4o-2024-11-20");
+        await using var host = await GatewayHost.StartAsync(fake: fake, configure: s =>
+        {
+            foreach (var k in s.Keys.Where(k => k.StartsWith("LlmServer:Gateway:Upstreams", StringComparison.Ordinal) || k.StartsWith("LlmServer:Gateway:Models", StringComparison.Ordinal)).ToList()) s.Remove(k);
+            s["LlmServer:OpenAi:BaseUrl"] = fake.V1Url;
+            s["LlmServer:OpenAi:ApiKey"] = "sk-openai-upstream";
+            s["LlmServer:Vllm:BaseUrl"] = fake.V1Url;
+        });
+        await ModelsAsync(host, d => d.Any(m => (string?)m!["id"] == "gpt-4o-2024-11-20"));
+        using var http = host.Client();
+        async Task<int> ChatAsync(string model) => (int)(await http.PostAsync("v1/chat/completions", new StringContent(
+            $$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}]}""", System.Text.Encoding.UTF8, "application/json"))).StatusCode;
+
+        Assert.That(await ChatAsync("gpt-4o-2024-11-20"), Is.EqualTo(200), "a model the upstream lists is served without a config change");
+        Assert.That(await ChatAsync("gpt-4.1-mini"), Is.EqualTo(200), "the configured list still routes what the listing lacks");
+        Assert.That(await ChatAsync("fake-vllm-model"), Is.EqualTo(200));
+        var vllmCall = fake.Requests.Last(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal));
+        Assert.That(vllmCall.ApiKey, Is.Not.EqualTo("sk-openai-upstream"),
+            "a model the vLLM upstream discovers keeps going there, although the OpenAI upstream lists it too");
+    }
+
+    [Test]
     public async Task VllmBaseUrlAndKey_CreateAnUpstreamServingItsModels()
     {
         // NOTE: VLLM_BASE_URL / VLLM_API_KEY map onto LlmServer:Vllm:BaseUrl / ApiKey (EnvironmentShortcuts).
