@@ -12,6 +12,7 @@ using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Tokens;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -42,6 +43,7 @@ internal sealed partial class GatewayProxy(
     ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
     ResponseIdCache responseIds,
+    ITokenCounter tokens,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<GatewayProxy> logger)
@@ -114,7 +116,7 @@ internal sealed partial class GatewayProxy(
             Admission admission;
             try
             {
-                admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, EstimatePromptTokens(body.Length), scan.MaxTokens, ctx.RequestAborted);
+                admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, tokens.For(caller.VirtualKey, modelRoute.Model.Root, body.Span), scan.MaxTokens, ctx.RequestAborted);
             }
             catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
             {
@@ -225,9 +227,6 @@ internal sealed partial class GatewayProxy(
     }
 
     private static readonly JsonSerializerOptions s_maskedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <summary>Prompt size for admission before any tokenizer runs: about four bytes per token.</summary>
-    private static long EstimatePromptTokens(int bodyBytes) => bodyBytes / 4 + 1;
 
     /// <summary>Seconds until the key's shortest budget period starts again (UTC day or month); 0 for a total-only budget.</summary>
     private long BudgetResetSeconds(Services.Keys.VirtualKey? key)

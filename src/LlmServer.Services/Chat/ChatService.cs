@@ -44,7 +44,8 @@ public sealed partial class ChatService(
     TimeProvider time,
     ILogger<ChatService> logger,
     IMaskingService? masking = null,
-    IRequestAdmission? admission = null) : IChatService
+    IRequestAdmission? admission = null,
+    Tokens.ITokenCounter? tokens = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
     private readonly BackgroundResponses _background = new(time);
@@ -201,7 +202,7 @@ public sealed partial class ChatService(
 
         if (admission is not null)
         {
-            var prompt = Anthropic.TokenEstimator.Text(call.Instructions) + call.Input.Sum(m => Anthropic.TokenEstimator.Text(m.Content) + 4);
+            var prompt = tokens is null ? 0 : Tokens.AdmissionTokens.For(tokens, caller.VirtualKey, call);
             var admitted = await admission.AdmitAsync(caller.VirtualKey, call.Model, prompt, call.MaxOutputTokens, cancellationToken);
             if (!admitted.Admitted)
             {
