@@ -39,6 +39,9 @@ public sealed class TokenCounter : ITokenCounter
     private const int MaxDepth = 256;
     private const int BinaryProbeBytes = 1_024;
 
+    private static readonly SearchValues<byte> s_base64 =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"u8);
+
     private static readonly Lazy<Tokenizer> s_o200k = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
     private static readonly Lazy<Tokenizer> s_cl100k = new(() => TiktokenTokenizer.CreateForEncoding("cl100k_base"));
 
@@ -209,7 +212,10 @@ public sealed class TokenCounter : ITokenCounter
         tally.Add(buffer.AsSpan(0, written));
     }
 
-    /// <summary>A data URL or a long run without whitespace is base64 (an inline image, audio or file), not prose.</summary>
+    /// <summary>
+    /// A data URL, or a long run of nothing but base64 characters, is an inline image, audio clip or file, not
+    /// prose. (Only the base64 alphabet counts: Korean, Chinese or Japanese text runs long without spaces too.)
+    /// </summary>
     private static bool IsBinary(ref Utf8JsonReader reader)
     {
         if (reader.HasValueSequence)
@@ -221,7 +227,7 @@ public sealed class TokenCounter : ITokenCounter
         {
             return true;
         }
-        return raw.Length >= BinaryProbeBytes && raw[..BinaryProbeBytes].IndexOfAny(" \n\r\t"u8) < 0;
+        return raw.Length >= BinaryProbeBytes && raw[..BinaryProbeBytes].IndexOfAnyExcept(s_base64) < 0;
     }
 
     private static Root RootOf(ref Utf8JsonReader reader)

@@ -90,6 +90,22 @@ public sealed class TokenCounterTests
     }
 
     [Test]
+    public void LongTextWithoutSpaces_IsCountedAsText_NotMistakenForBase64()
+    {
+        var random = new Random(7);
+        var korean = new StringBuilder();
+        while (korean.Length < 15_000) korean.Append((char)(0xAC00 + random.Next(11_172)));
+        var body = new System.Text.Json.Nodes.JsonObject
+        {
+            ["messages"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["role"] = "user", ["content"] = korean.ToString() }),
+        };
+
+        var counted = s_counter.CountRequest("gpt-4o", Encoding.UTF8.GetBytes(body.ToJsonString()));
+
+        Assert.That(counted, Is.EqualTo(s_counter.CountText("gpt-4o", korean.ToString()) + TokenCounter.PerMessage + TokenCounter.ReplyPriming));
+    }
+
+    [Test]
     public void AnthropicBody_CountsSystemMessagesAndToolResults()
     {
         const string body = """{"model":"gpt-4o","max_tokens":100,"system":[{"type":"text","text":"hello world"}],"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_0123456789","content":"안녕하세요"}]}]}""";
