@@ -26,18 +26,7 @@ public sealed class ToolDefinitionMaskingTests
     private GatewayHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        var fake = await FakeUpstreamServer.StartAsync();
-        _host = await GatewayHost.StartAsync(s =>
-        {
-            s["LlmServer:Gateway:Upstreams:1:Name"] = "claude";
-            s["LlmServer:Gateway:Upstreams:1:Kind"] = "anthropic";
-            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = fake.BaseUrl;
-            s["LlmServer:Gateway:Upstreams:1:ApiKey"] = "sk-ant-upstream";
-            s["LlmServer:Gateway:Upstreams:1:Models:0"] = ClaudeModel;
-        }, fake);
-    }
+    public async Task StartAsync() => _host = await GatewayHost.StartWithAnthropicAsync(ClaudeModel);
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();
