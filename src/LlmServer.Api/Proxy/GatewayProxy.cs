@@ -39,11 +39,11 @@ internal sealed partial class GatewayProxy(
     IUsageSink usageSink,
     ICostCalculator costs,
     IRequestAdmission admissions,
+    ITokenCounter tokens,
     IMaskingService masking,
     ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
     ResponseIdCache responseIds,
-    ITokenCounter tokens,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<GatewayProxy> logger)

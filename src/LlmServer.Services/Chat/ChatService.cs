@@ -43,9 +43,9 @@ public sealed partial class ChatService(
     IOptionsMonitor<ChatOptions> options,
     TimeProvider time,
     ILogger<ChatService> logger,
+    Tokens.ITokenCounter? tokens = null,
     IMaskingService? masking = null,
-    IRequestAdmission? admission = null,
-    Tokens.ITokenCounter? tokens = null) : IChatService
+    IRequestAdmission? admission = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
     private readonly BackgroundResponses _background = new(time);
