@@ -14,6 +14,7 @@ public static class DependencyInjection
         services.AddOptions<Pricing.PricingOptions>().BindConfiguration(Pricing.PricingOptions.SectionName);
         services.AddSingleton<Pricing.ICostCalculator, Pricing.CostCalculator>();
         services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
+        services.AddSingleton<Tokens.ITokenCounter, Tokens.TokenCounter>();
 
         // --- session chat API (issue 2) ---
         Chat.ChatServiceRegistration.AddSessionChat(services);

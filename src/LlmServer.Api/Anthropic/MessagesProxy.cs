@@ -11,6 +11,7 @@ using LlmServer.Services.Auth;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
+using LlmServer.Services.Tokens;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
@@ -31,6 +32,7 @@ public sealed partial class MessagesProxy(
     IOptionsMonitor<ProviderEndpointOptions> providers,
     IUsageSink usageSink,
     ICostCalculator costs,
+    ITokenCounter tokens,
     TimeProvider time,
     ILogger<MessagesProxy> logger)
 {
@@ -70,7 +72,7 @@ public sealed partial class MessagesProxy(
             }
             exchange.Upstream = upstream;
 
-            var admission = await admission_.AdmitAsync(exchange.Caller.VirtualKey, model, TokenEstimator.EstimateRequest(body),
+            var admission = await admission_.AdmitAsync(exchange.Caller.VirtualKey, model, tokens.For(exchange.Caller.VirtualKey, upstream.Model, raw),
                 body["max_tokens"] is JsonValue mv && mv.TryGetValue<long>(out var maxTokens) ? maxTokens : null, context.RequestAborted);
             if (!admission.Admitted)
             {
@@ -249,7 +251,7 @@ public sealed partial class MessagesProxy(
             (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
         : null;
 
-    /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else an estimate (see <see cref="TokenEstimator"/>).</summary>
+    /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else the server's token counter for the upstream model (see <see cref="ITokenCounter"/>).</summary>
     public async Task CountTokensAsync(HttpContext context)
     {
         var (body, raw) = await ReadRequestAsync(context, requireMaxTokens: false);
@@ -286,7 +288,7 @@ public sealed partial class MessagesProxy(
         }
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
-        var result = new AnthropicCountTokensResponse { InputTokens = TokenEstimator.EstimateRequest(body) };
+        var result = new AnthropicCountTokensResponse { InputTokens = tokens.CountRequest(upstream?.Model ?? model, raw) };
         await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result, AnthropicJsonContext.Default.AnthropicCountTokensResponse), context.RequestAborted);
     }
 

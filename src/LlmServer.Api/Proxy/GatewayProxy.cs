@@ -13,6 +13,7 @@ using LlmServer.Services.Accounting;
 using LlmServer.Services.Ownership;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Tokens;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -39,6 +40,7 @@ internal sealed partial class GatewayProxy(
     IUsageSink usageSink,
     ICostCalculator costs,
     IRequestAdmission admissions,
+    ITokenCounter tokens,
     IMaskingService masking,
     ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
@@ -144,7 +146,7 @@ internal sealed partial class GatewayProxy(
             Admission admission;
             try
             {
-                admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, EstimatePromptTokens(body.Length), scan.MaxTokens, ctx.RequestAborted);
+                admission = await admissions.AdmitAsync(caller.VirtualKey, modelRoute.Model.Name, tokens.For(caller.VirtualKey, modelRoute.Model.Root, body.Span), scan.MaxTokens, ctx.RequestAborted);
             }
             catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
             {
@@ -255,9 +257,6 @@ internal sealed partial class GatewayProxy(
     }
 
     private static readonly JsonSerializerOptions s_maskedJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <summary>Prompt size for admission before any tokenizer runs: about four bytes per token.</summary>
-    private static long EstimatePromptTokens(int bodyBytes) => bodyBytes / 4 + 1;
 
     /// <summary>Seconds until the key's shortest budget period starts again (UTC day or month); 0 for a total-only budget.</summary>
     private long BudgetResetSeconds(Services.Keys.VirtualKey? key)

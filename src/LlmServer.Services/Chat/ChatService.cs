@@ -44,6 +44,7 @@ public sealed partial class ChatService(
     IOptionsMonitor<ChatOptions> options,
     TimeProvider time,
     ILogger<ChatService> logger,
+    Tokens.ITokenCounter? tokens = null,
     IMaskingService? masking = null,
     IRequestAdmission? admission = null,
     IOwnedResponseStore? responses = null) : IChatService
@@ -236,7 +237,7 @@ public sealed partial class ChatService(
 
         if (admission is not null)
         {
-            var prompt = Anthropic.TokenEstimator.Text(call.Instructions) + call.Input.Sum(m => Anthropic.TokenEstimator.Text(m.Content) + 4);
+            var prompt = tokens is null ? 0 : Tokens.AdmissionTokens.For(tokens, caller.VirtualKey, call);
             var admitted = await admission.AdmitAsync(caller.VirtualKey, call.Model, prompt, call.MaxOutputTokens, cancellationToken);
             if (!admitted.Admitted)
             {

@@ -66,9 +66,6 @@ public sealed class BudgetService(
     /// <summary>Nano-USD per USD.</summary>
     public const decimal NanoPerUsd = 1_000_000_000m;
 
-    /// <summary>A rough, deliberately high token estimate: UTF-8 bytes / 3 (Korean is ~3 bytes and ~1 token a syllable).</summary>
-    public static long EstimateTokens(string? text) => text is null ? 0 : (Encoding.UTF8.GetByteCount(text) + 2) / 3 + 4;
-
     /// <inheritdoc />
     public async Task<BudgetDecision> ReserveAsync(VirtualKey key, string model, long promptTokens, long? maxOutputTokens, CancellationToken cancellationToken)
     {

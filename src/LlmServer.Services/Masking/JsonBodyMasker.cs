@@ -4,12 +4,15 @@ using System.Text.Json.Nodes;
 namespace LlmServer.Services.Masking;
 
 /// <summary>
-/// Finds the user-content strings of a request body across the supported dialects: OpenAI chat completions
-/// (messages[].content string or parts, tool_calls[].function.arguments), completions (prompt), responses
-/// (input string or items, instructions, function_call arguments, function_call_output output), Anthropic
-/// messages (system, messages[].content string or blocks, tool_use input values, tool_result content) and the
-/// session chat API (user_prompt, system_prompt). Everything else (model, role, type, ids, tool names and
-/// schemas, sampling settings, images) is left alone.
+/// Finds every free-text string of a request body that the upstream model reads, across the supported dialects:
+/// OpenAI chat completions (messages[].content string or parts, refusal, name, tool_calls[].function.arguments,
+/// tools[].function.description and the descriptions of its parameter schema, legacy functions[], prediction,
+/// response_format's json_schema), completions (prompt, suffix), embeddings (input), responses (instructions,
+/// input string or items, function_call arguments, function_call_output output, tools[].description and
+/// parameters, text.format's schema), Anthropic messages (system, messages[].content string or blocks, tool_use
+/// input values, tool_result content, tools[].description and input_schema) and the session chat API
+/// (user_prompt, system_prompt). Structure is left as sent: keys, model, role, type, ids, tool names, enum
+/// values, schema keywords, sampling settings, images.
 /// </summary>
 internal static class JsonBodyMasker
 {
@@ -55,12 +58,105 @@ internal static class JsonBodyMasker
         Content(root, "suffix", slots, 0);
         Content(root, "user_prompt", slots, 0);
         Content(root, "system_prompt", slots, 0);
+        Tools(root["tools"], slots);
+        Tools(root["functions"], slots);
+        if (root["prediction"] is JsonObject prediction)
+        {
+            Content(prediction, "content", slots, 1);
+        }
+        if (root["response_format"] is JsonObject format && format["json_schema"] is JsonObject jsonSchema)
+        {
+            StructuredOutput(jsonSchema, slots);
+        }
+        if (root["text"] is JsonObject text && text["format"] is JsonObject textFormat)
+        {
+            StructuredOutput(textFormat, slots);
+        }
         return slots;
+    }
+
+    /// <summary>
+    /// Tool definitions of every dialect: OpenAI chat <c>{type, function:{name, description, parameters}}</c>,
+    /// Responses <c>{type, name, description, parameters}</c>, Anthropic <c>{name, description, input_schema}</c>
+    /// and legacy <c>functions[]</c>. The model reads the descriptions as prose; names stay, they are identifiers.
+    /// </summary>
+    private static void Tools(JsonNode? tools, List<Slot> slots)
+    {
+        if (tools is not JsonArray array)
+        {
+            return;
+        }
+        foreach (var t in array)
+        {
+            if (t is not JsonObject tool)
+            {
+                continue;
+            }
+            var definition = tool["function"] as JsonObject ?? tool;
+            StringAt(definition, "description", slots);
+            Schema(definition["parameters"], slots, 0);
+            Schema(definition["input_schema"], slots, 0);
+        }
+    }
+
+    /// <summary>A structured-output format: its description and the descriptions inside its schema.</summary>
+    private static void StructuredOutput(JsonObject format, List<Slot> slots)
+    {
+        StringAt(format, "description", slots);
+        Schema(format["schema"], slots, 0);
+    }
+
+    /// <summary>
+    /// A JSON schema: only its annotations (<c>description</c>, <c>title</c>) are prose. Property names, types,
+    /// enum and const values, patterns and formats are contracts the upstream validates against, so they stay.
+    /// </summary>
+    private static void Schema(JsonNode? node, List<Slot> slots, int depth)
+    {
+        if (depth > MaxDepth)
+        {
+            throw new InvalidOperationException("Request body nesting is too deep to scan.");
+        }
+        switch (node)
+        {
+            case JsonArray list:
+                foreach (var item in list)
+                {
+                    Schema(item, slots, depth + 1);
+                }
+                return;
+            case not JsonObject:
+                return;
+        }
+        var schema = (JsonObject)node;
+        StringAt(schema, "description", slots);
+        StringAt(schema, "title", slots);
+        foreach (var (key, value) in schema)
+        {
+            switch (key)
+            {
+                case "properties" or "patternProperties" or "$defs" or "definitions" or "dependentSchemas":
+                    if (value is JsonObject named)
+                    {
+                        foreach (var (_, sub) in named)
+                        {
+                            Schema(sub, slots, depth + 1);
+                        }
+                    }
+                    break;
+                case "items" or "additionalProperties" or "anyOf" or "oneOf" or "allOf" or "not" or "prefixItems"
+                    or "if" or "then" or "else" or "contains" or "propertyNames" or "unevaluatedProperties" or "unevaluatedItems":
+                    Schema(value, slots, depth + 1);
+                    break;
+            }
+        }
     }
 
     private static void Message(JsonObject msg, List<Slot> slots, int depth)
     {
         Content(msg, "content", slots, depth + 1);
+        // NOTE: a chat message's name is the participant's free-text name; the model reads it with the turn.
+        StringAt(msg, "name", slots);
+        StringAt(msg, "refusal", slots);
         if (msg["tool_calls"] is JsonArray calls)
         {
             foreach (var c in calls)
@@ -166,6 +262,13 @@ internal static class JsonBodyMasker
                 StringAt(block, "context", slots);
                 return;
             case "image" or "image_url" or "input_image" or "input_audio" or "input_file" or "file" or "redacted_thinking":
+                return;
+            case "refusal":
+                StringAt(block, "refusal", slots);
+                return;
+            case "search_result":
+                StringAt(block, "title", slots);
+                Content(block, "content", slots, depth + 1);
                 return;
         }
         if (block.ContainsKey("role"))

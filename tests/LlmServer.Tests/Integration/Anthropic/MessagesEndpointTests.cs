@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Anthropic;
 using Anthropic.Models.Messages;
 using LlmServer.FakeUpstream;
+using LlmServer.Services.Tokens;
 using LlmServer.Tests.Infrastructure;
 using LlmServer.Tests.Unit.Anthropic;
 
@@ -386,15 +387,31 @@ public sealed class MessagesEndpointTests
     }
 
     [Test]
-    public async Task CountTokens_OpenAiModel_EstimatesKoreanText()
+    public async Task CountTokens_ModelWithoutATokenizer_EstimatesKoreanTextPerSyllable()
     {
         var result = await Sdk().Messages.CountTokens(new MessageCountTokensParams
         {
             Model = VllmModel,
             Messages = [new UserMessageParam("안녕하세요 반갑습니다")],
         });
-        Assert.That(result.InputTokens, Is.InRange(9, 16), "~1 token per Hangul syllable plus framing");
+        // NOTE: ten syllables and a space, plus the framing of one message and of the reply.
+        Assert.That(result.InputTokens, Is.EqualTo(11 + TokenCounter.PerMessage + TokenCounter.ReplyPriming));
         Assert.That(_fake.Requests, Is.Empty, "estimated locally");
+    }
+
+    [Test]
+    public async Task CountTokens_TranslatedOpenAiModel_CountsWithItsTiktokenEncoding()
+    {
+        var result = await Sdk().Messages.CountTokens(new MessageCountTokensParams
+        {
+            Model = "gpt-4o",
+            System = "hello world",
+            Messages = [new UserMessageParam("Python의 특징을 설명해주세요.")],
+        });
+        // NOTE: o200k_base gives "hello world" 2 tokens and the Korean sentence 7 (tiktoken's own figures);
+        // the character-class estimate would say 3 and 19.
+        Assert.That(result.InputTokens, Is.EqualTo(2 + 7 + TokenCounter.PerMessage + TokenCounter.ReplyPriming));
+        Assert.That(_fake.Requests, Is.Empty, "counted locally");
     }
 
     [Test]

@@ -96,6 +96,20 @@ internal sealed class GatewayHost : IAsyncDisposable
         ["LlmServer:Gateway:Timeouts:IdleSeconds"] = "1",
     };
 
+    /// <summary>The default host plus upstream "claude" (kind anthropic, on the same fake) serving <paramref name="model"/>.</summary>
+    public static async Task<GatewayHost> StartWithAnthropicAsync(string model)
+    {
+        var fake = await FakeUpstreamServer.StartAsync();
+        return await StartAsync(s =>
+        {
+            s["LlmServer:Gateway:Upstreams:1:Name"] = "claude";
+            s["LlmServer:Gateway:Upstreams:1:Kind"] = "anthropic";
+            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = fake.BaseUrl;
+            s["LlmServer:Gateway:Upstreams:1:ApiKey"] = "sk-ant-upstream";
+            s["LlmServer:Gateway:Upstreams:1:Models:0"] = model;
+        }, fake);
+    }
+
     /// <summary>An HttpClient to the server with the master key.</summary>
     public HttpClient Client(bool withKey = true)
     {

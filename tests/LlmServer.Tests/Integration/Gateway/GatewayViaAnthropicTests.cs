@@ -13,18 +13,7 @@ public sealed class GatewayViaAnthropicTests
     private GatewayHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        var fake = await FakeUpstream.FakeUpstreamServer.StartAsync();
-        _host = await GatewayHost.StartAsync(s =>
-        {
-            s["LlmServer:Gateway:Upstreams:1:Name"] = "claude";
-            s["LlmServer:Gateway:Upstreams:1:Kind"] = "anthropic";
-            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = fake.BaseUrl;
-            s["LlmServer:Gateway:Upstreams:1:ApiKey"] = "sk-ant-upstream";
-            s["LlmServer:Gateway:Upstreams:1:Models:0"] = "claude-haiku-4-5";
-        }, fake);
-    }
+    public async Task StartAsync() => _host = await GatewayHost.StartWithAnthropicAsync("claude-haiku-4-5");
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

@@ -241,4 +241,33 @@ public sealed class SessionChatMaskingTests
         Assert.That(row.CostUsd, Is.GreaterThan(0m));
         Assert.That(row.InputTokens, Is.GreaterThan(0));
     }
+
+    [Test]
+    public async Task EveryComposedText_SystemRoleMemoryInstructionsAndClientHistory_ReachesUpstreamMasked()
+    {
+        using var http = Client();
+        var leaky = ToolDefinitionMaskingTests.Leaky;
+
+        using var response = await http.PostAsync("/api/v1/chat", Json(new JsonObject
+        {
+            ["user_prompt"] = "prompt: " + leaky,
+            ["system_prompt"] = "system: " + leaky,
+            ["role"] = "role: " + leaky,
+            ["memory_context"] = new JsonArray("memory: " + leaky),
+            ["instructions"] = "instructions: " + leaky,
+            ["conversation_history"] = new JsonArray("history: " + leaky, new JsonObject { ["role"] = "assistant", ["content"] = "answer: " + leaky }),
+        }));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var upstream = UpstreamText(0);
+        foreach (var original in ToolDefinitionMaskingTests.Originals)
+        {
+            Assert.That(upstream, Does.Not.Contain(original));
+        }
+        foreach (var part in new[] { "system: ", "role: ", "memory: ", "instructions: ", "history: ", "answer: ", "prompt: " })
+        {
+            Assert.That(upstream, Does.Contain(part + "Uses key <<AWS_ACCESS_KEY_1>>, owner RRN <<KR_RRN_1>>, call <<PHONE_1>>"), part);
+        }
+        Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["output_text"], Is.EqualTo("Echo: prompt: " + leaky));
+    }
 }

@@ -167,30 +167,6 @@ public sealed class MessagesEventsToChatChunksTests
 }
 
 [TestFixture]
-public sealed class TokenEstimatorTests
-{
-    [Test]
-    public void Ascii_IsAboutFourCharactersPerToken() =>
-        Assert.That(TokenEstimator.Text(new string('a', 400)), Is.EqualTo(100));
-
-    [Test]
-    public void Hangul_IsAboutOneTokenPerSyllable() =>
-        Assert.That(TokenEstimator.Text("안녕하세요"), Is.EqualTo(5));
-
-    [Test]
-    public void Request_CountsSystemMessagesToolsAndImages()
-    {
-        var small = TokenEstimator.EstimateRequest((JsonObject)JsonNode.Parse("""{"messages":[{"role":"user","content":"hi"}]}""")!);
-        var big = TokenEstimator.EstimateRequest((JsonObject)JsonNode.Parse("""
-            {"system":"You are helpful.","messages":[{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image","source":{"type":"url","url":"https://x"}}]}],
-             "tools":[{"name":"w","input_schema":{"type":"object"}}]}
-            """)!);
-        Assert.That(small, Is.EqualTo(4));
-        Assert.That(big, Is.GreaterThan(small + 1600));
-    }
-}
-
-[TestFixture]
 public sealed class AnthropicErrorMapTests
 {
     [TestCase(400, "invalid_request_error")]

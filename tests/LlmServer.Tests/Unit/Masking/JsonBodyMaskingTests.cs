@@ -42,7 +42,7 @@ public sealed class JsonBodyMaskingTests
         var counts = await session.MaskJsonBodyAsync(body);
         var json = body.ToJsonString();
 
-        Assert.That(counts[MaskingTypes.AwsEc2], Is.EqualTo(5), "text, thinking, tool input, tool result, text document");
+        Assert.That(counts[MaskingTypes.AwsEc2], Is.EqualTo(6), "text, thinking, tool input, tool result, text document, tool description");
         Assert.That(counts[MaskingTypes.Email], Is.EqualTo(2));
         Assert.That(counts[MaskingTypes.AwsVpc], Is.EqualTo(1));
         Assert.That(json, Does.Not.Contain(Secret).And.Not.Contain("ops@corp.kr").And.Not.Contain("vpc-0a1b2c3d4e5f67890"));
@@ -51,7 +51,9 @@ public sealed class JsonBodyMaskingTests
         Assert.That(body["messages"]![1]!["content"]![1]!["input"]!["n"]!.GetValue<int>(), Is.EqualTo(3));
         Assert.That(body["messages"]![1]!["content"]![1]!["name"]!.GetValue<string>(), Is.EqualTo("describe_instance"));
         Assert.That(body["messages"]![1]!["content"]![1]!["id"]!.GetValue<string>(), Is.EqualTo("toolu_01"));
-        Assert.That(json, Does.Contain("Describe i-0000000000000000a"), "tool definitions are structure, not user content");
+        Assert.That(body["tools"]![0]!["description"]!.GetValue<string>(), Does.StartWith("Describe <<AWS_EC2_"), "the model reads tool descriptions");
+        Assert.That(body["tools"]![0]!["name"]!.GetValue<string>(), Is.EqualTo("describe_instance"));
+        Assert.That(body["tools"]![0]!["input_schema"]!["properties"]!["id"]!["pattern"]!.GetValue<string>(), Is.EqualTo("^i-[0-9a-f]{17}$"));
         Assert.That(json, Does.Contain("\"data\":\"AKIAIOSFODNN7EXAMPLE\""), "image data is not text");
         Assert.That(body["model"]!.GetValue<string>(), Is.EqualTo("claude-sonnet-4-5"));
         Assert.That(body["metadata"]!["user_id"]!.GetValue<string>(), Is.EqualTo("user-1"));
