@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using LlmServer.External.Redis;
 using StackExchange.Redis;
 
 namespace LlmServer.External.Operations;
@@ -60,7 +61,7 @@ public static class OperationsStoresExtensions
             {
                 throw new InvalidOperationException("LlmServer:Operations:RateLimits:Backend is 'redis' but LlmServer:Storage:RedisUrl (REDIS_URL) is empty.");
             }
-            services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration(redisUrl)));
+            services.AddRedisConnection(redisUrl);
             services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, RedisStatusContributor>());
             services.TryAddSingleton(sp => new RedisStatusContributor(sp.GetRequiredService<IConnectionMultiplexer>()));
