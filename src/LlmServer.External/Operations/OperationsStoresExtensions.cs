@@ -10,7 +10,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using LlmServer.External.Redis;
-using StackExchange.Redis;
 
 namespace LlmServer.External.Operations;
 
@@ -63,9 +62,6 @@ public static class OperationsStoresExtensions
             }
             services.AddRedisConnection(redisUrl);
             services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, RedisStatusContributor>());
-            services.TryAddSingleton(sp => new RedisStatusContributor(sp.GetRequiredService<IConnectionMultiplexer>()));
-            services.AddHealthChecks().AddCheck<ContributorHealthCheck<RedisStatusContributor>>("redis");
         }
         else if (backend.Equals("postgres", StringComparison.OrdinalIgnoreCase))
         {

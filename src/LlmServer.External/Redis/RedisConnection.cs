@@ -1,3 +1,5 @@
+using LlmServer.External.Operations;
+using LlmServer.Services.Operations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using StackExchange.Redis;
@@ -52,10 +54,20 @@ public static class RedisConnection
         return options;
     }
 
-    /// <summary>Registers the instance's multiplexer for <paramref name="redisUrl"/> (once, whoever asks first).</summary>
+    /// <summary>
+    /// Registers the instance's multiplexer for <paramref name="redisUrl"/> and Redis as a status and health
+    /// component (once, whichever store asks first).
+    /// </summary>
     public static IServiceCollection AddRedisConnection(this IServiceCollection services, string redisUrl)
     {
-        services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(Parse(redisUrl)));
+        if (services.Any(d => d.ServiceType == typeof(IConnectionMultiplexer)))
+        {
+            return services;
+        }
+        services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(Parse(redisUrl)));
+        services.TryAddSingleton(sp => new RedisStatusContributor(sp.GetRequiredService<IConnectionMultiplexer>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStatusContributor, RedisStatusContributor>());
+        services.AddHealthChecks().AddCheck<ContributorHealthCheck<RedisStatusContributor>>("redis");
         return services;
     }
 }

@@ -43,6 +43,22 @@ public sealed class RedisConnectionTests
         Assert.That(connections, Is.EqualTo(await ReferenceConnectionsAsync(probe)), "one multiplexer's connections, not two");
     }
 
+    [Test]
+    public async Task RedisForTheVaultOnly_IsStillAComponentOfHealth()
+    {
+        await using var app = new LlmServerApp(new Dictionary<string, string?>
+        {
+            ["LlmServer:Storage:RedisUrl"] = "redis://" + Endpoint,
+            ["LlmServer:Operations:RateLimits:Backend"] = "local",
+        });
+        using var http = app.CreateClient();
+
+        var health = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("/health"))!;
+
+        Assert.That((string?)health["components"]!["redis"]!["status"], Is.EqualTo("healthy"));
+        Assert.That(app.Services.GetRequiredService<IKeyRateLimiter>(), Is.InstanceOf<LocalKeyRateLimiter>());
+    }
+
     // NOTE: how many connections one multiplexer opens after plain commands (interactive, maybe subscription).
     private static async Task<int> ReferenceConnectionsAsync(IConnectionMultiplexer probe)
     {
