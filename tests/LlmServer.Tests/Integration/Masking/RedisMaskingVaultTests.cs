@@ -1,6 +1,7 @@
 using LlmServer.External.Redis;
 using LlmServer.External.Stores;
 using LlmServer.Services.Masking;
+using LlmServer.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace LlmServer.Tests.Integration.Masking;
@@ -10,17 +11,10 @@ public sealed class RedisMaskingVaultTests : MaskingVaultContract
 {
     private readonly List<IConnectionMultiplexer> _connections = [];
 
-    private static string Endpoint =>
-        Environment.GetEnvironmentVariable("LLMSERVER_TEST_REDIS") is { Length: > 0 } e ? e : "";
+    private string Endpoint { get; set; } = "";
 
     [SetUp]
-    public void RequireRedis()
-    {
-        if (Endpoint.Length == 0)
-        {
-            Assert.Ignore("LLMSERVER_TEST_REDIS is not set: start redis-server with `source scripts/services.sh; services_start` (scripts/test.sh does).");
-        }
-    }
+    public void RequireRedis() => Endpoint = TestRedis.RequireEndpoint();
 
     [TearDown]
     public void DisposeConnections()

@@ -5,6 +5,7 @@ using LlmServer.Services.Metrics;
 using LlmServer.Services.Operations;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using LlmServer.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace LlmServer.Tests.Integration.Operations;
@@ -44,11 +45,7 @@ public sealed class RateLimitTests(string backend)
                 var one = new LocalKeyRateLimiter(_time);
                 return Enumerable.Repeat<IKeyRateLimiter>(one, count).ToArray();
             case "redis":
-                var endpoint = Environment.GetEnvironmentVariable("LLMSERVER_TEST_REDIS");
-                if (string.IsNullOrEmpty(endpoint))
-                {
-                    Assert.Ignore("LLMSERVER_TEST_REDIS is not set: run `source scripts/services.sh; services_start` to test against redis-server.");
-                }
+                var endpoint = TestRedis.RequireEndpoint();
                 return Enumerable.Range(0, count).Select(_ =>
                 {
                     var mux = ConnectionMultiplexer.Connect(RedisConnection.Parse("redis://" + endpoint));

@@ -10,17 +10,10 @@ namespace LlmServer.Tests.Integration.Operations;
 /// <summary>REDIS_URL against the redis-server of scripts/services.d/redis.sh (LLMSERVER_TEST_REDIS).</summary>
 public sealed class RedisConnectionTests
 {
-    private static string Endpoint =>
-        Environment.GetEnvironmentVariable("LLMSERVER_TEST_REDIS") is { Length: > 0 } e ? e : "";
+    private string Endpoint { get; set; } = "";
 
     [SetUp]
-    public void RequireRedis()
-    {
-        if (Endpoint.Length == 0)
-        {
-            Assert.Ignore("LLMSERVER_TEST_REDIS is not set: start redis-server with `source scripts/services.sh; services_start` (scripts/test.sh does).");
-        }
-    }
+    public void RequireRedis() => Endpoint = TestRedis.RequireEndpoint();
 
     [Test]
     public async Task MaskingVaultAndRateLimits_ShareOneConnection()
@@ -60,7 +53,7 @@ public sealed class RedisConnectionTests
     }
 
     // NOTE: how many connections one multiplexer opens after plain commands (interactive, maybe subscription).
-    private static async Task<int> ReferenceConnectionsAsync(IConnectionMultiplexer probe)
+    private async Task<int> ReferenceConnectionsAsync(IConnectionMultiplexer probe)
     {
         var name = "llmserver-ref-" + Guid.NewGuid().ToString("N");
         var options = RedisConnection.Parse(Endpoint);
