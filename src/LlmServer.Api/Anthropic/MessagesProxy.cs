@@ -319,7 +319,8 @@ public sealed partial class MessagesProxy(
                 $"The request body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
             return (null, []);
         }
-        var checks = context.RequestServices.GetRequiredService<FluentValidation.IValidator<MessagesRequestBody>>().Validate(new MessagesRequestBody(node, CountTokens: !requireMaxTokens));
+        var checks = context.RequestServices.GetRequiredService<FluentValidation.IValidator<MessagesRequestBody>>()
+            .Validate(new MessagesRequestBody(node, CountTokens: !requireMaxTokens));
         if (!checks.IsValid)
         {
             await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, checks.Errors[0].ErrorMessage);

@@ -19,7 +19,8 @@ internal static class ChatApiRegistration
     public static IServiceCollection AddSessionChatApi(this IServiceCollection services)
     {
         // NOTE: one validator per request DTO; MVC runs it during model binding and a failure reaches
-        // InvalidModelState, which answers in the route's dialect with the rule's error code.
+        // InvalidModelState, which answers in the route's dialect with the rule's error code. MVC validation is
+        // synchronous, so the rules stay synchronous too (an async rule would throw there).
         services.AddValidatorsFromAssemblyContaining<DtoAssemblyMarker>(ServiceLifetime.Singleton);
         services.AddFluentValidationAutoValidation();
         services.AddSingleton<IValidatorInterceptor, ValidationFailures>();
