@@ -20,7 +20,15 @@ internal sealed class ValidationFailures : IValidatorInterceptor
     {
         if (!result.IsValid)
         {
-            actionContext.HttpContext.Items[s_key] = result.Errors;
+            var items = actionContext.HttpContext.Items;
+            if (items[s_key] is List<ValidationFailure> earlier)
+            {
+                earlier.AddRange(result.Errors);
+            }
+            else
+            {
+                items[s_key] = new List<ValidationFailure>(result.Errors);
+            }
         }
         return result;
     }
