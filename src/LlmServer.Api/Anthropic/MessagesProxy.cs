@@ -321,10 +321,11 @@ public sealed partial class MessagesProxy(
                 $"The request body is not valid JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}).");
             return (null, []);
         }
-        var problem = MessagesRequestValidator.Validate(node, requireMaxTokens);
-        if (problem is not null)
+        var checks = context.RequestServices.GetRequiredService<FluentValidation.IValidator<MessagesRequestBody>>()
+            .Validate(new MessagesRequestBody(node, CountTokens: !requireMaxTokens));
+        if (!checks.IsValid)
         {
-            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, problem);
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, checks.Errors[0].ErrorMessage);
             return (null, []);
         }
         return ((JsonObject)node!, raw);

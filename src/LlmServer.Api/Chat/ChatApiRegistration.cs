@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentValidation;
+using FluentValidation.AspNetCore;
 using LlmServer.Api.Controllers;
 using LlmServer.Api.Filters;
 using LlmServer.Dto;
@@ -17,19 +18,16 @@ internal static class ChatApiRegistration
 {
     public static IServiceCollection AddSessionChatApi(this IServiceCollection services)
     {
-        // NOTE: FluentValidation.DependencyInjectionExtensions does not restore here; a plain scan does the same.
-        foreach (var type in typeof(DtoAssemblyMarker).Assembly.GetTypes().Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false }))
-        {
-            foreach (var contract in type.GetInterfaces().Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IValidator<>)))
-            {
-                services.AddSingleton(contract, type);
-            }
-        }
+        // NOTE: one validator per request DTO; MVC runs it during model binding and a failure reaches
+        // InvalidModelState, which answers in the route's dialect with the rule's error code. MVC validation is
+        // synchronous, so the rules stay synchronous too (an async rule would throw there).
+        services.AddValidatorsFromAssemblyContaining<DtoAssemblyMarker>(ServiceLifetime.Singleton);
+        services.AddFluentValidationAutoValidation();
+        services.AddSingleton<IValidatorInterceptor, ValidationFailures>();
         services.AddSingleton<RequestStats>();
         services.AddSingleton<SystemInfoCollector>();
         services.Configure<MvcOptions>(o =>
         {
-            o.Filters.Add<FluentValidationFilter>();
             o.Filters.Add<ApiExceptionFilter>();
         });
         services.Configure<ApiBehaviorOptions>(o => o.InvalidModelStateResponseFactory = InvalidModelState.Create);

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace LlmServer.Api.Filters;
 
-/// <summary>Malformed JSON or unbindable values: 400 saying what is wrong, in the path's dialect.</summary>
+/// <summary>Malformed JSON, unbindable values or a validator's refusal: 400 saying what is wrong, in the path's dialect.</summary>
 internal static class InvalidModelState
 {
     public static IActionResult Create(ActionContext context)
@@ -11,6 +11,10 @@ internal static class InvalidModelState
         var http = context.HttpContext;
         var json = context.ModelState.Keys.Any(k => k.StartsWith('$')) ||
                    context.ModelState.Values.SelectMany(v => v.Errors).Any(e => e.Exception is System.Text.Json.JsonException);
+        if (!json && ValidationFailures.TryCreateResult(http) is { } refused)
+        {
+            return refused;
+        }
         var problems = context.ModelState
             .Where(kv => kv.Value is { Errors.Count: > 0 })
             // NOTE: a JSON syntax error also leaves "the request field is required" behind; it only adds noise.

@@ -18,10 +18,6 @@ public sealed class AdminKeysController(IVirtualKeyService keys, IBudgetStore bu
     public async Task<IActionResult> Create([FromBody] KeyRequestDto? request, CancellationToken cancellationToken)
     {
         request ??= new KeyRequestDto();
-        if (Validate(request) is { } error)
-        {
-            return ApiError.Create(HttpContext, StatusCodes.Status400BadRequest, "invalid_request", error);
-        }
         var created = await keys.CreateAsync(Merge(new VirtualKeySpec(), request), cancellationToken);
         var body = new OkDto<CreatedKeyDto>(new CreatedKeyDto { Key = created.PlaintextKey, Info = await ToDtoAsync(created.Key, cancellationToken) });
         return StatusCode(StatusCodes.Status201Created, body);
@@ -59,10 +55,6 @@ public sealed class AdminKeysController(IVirtualKeyService keys, IBudgetStore bu
         {
             return ApiError.Create(HttpContext, StatusCodes.Status400BadRequest, "invalid_request", "A JSON body is required.");
         }
-        if (Validate(request) is { } error)
-        {
-            return ApiError.Create(HttpContext, StatusCodes.Status400BadRequest, "invalid_request", error);
-        }
         var existing = await keys.GetAsync(id, cancellationToken);
         if (existing is null)
         {
@@ -89,31 +81,6 @@ public sealed class AdminKeysController(IVirtualKeyService keys, IBudgetStore bu
 
     private ObjectResult NotFoundError(string id) =>
         ApiError.Create(HttpContext, StatusCodes.Status404NotFound, "key_not_found", $"No virtual key with id '{id}'.");
-
-    private static string? Validate(KeyRequestDto r)
-    {
-        if (r.Name is { Length: > 200 })
-        {
-            return "name must be at most 200 characters.";
-        }
-        if (r.AllowedModels is { } models && models.Any(string.IsNullOrWhiteSpace))
-        {
-            return "allowed_models must not contain empty names.";
-        }
-        if (r.Budget is { } b && (b.TotalUsd < 0 || b.MonthlyUsd < 0 || b.DailyUsd < 0 || b.TotalUsd > 1_000_000_000 || b.MonthlyUsd > 1_000_000_000 || b.DailyUsd > 1_000_000_000))
-        {
-            return "budget amounts must be between 0 and 1e9 USD.";
-        }
-        if (r.Rpm < 0 || r.Tpm < 0)
-        {
-            return "rpm and tpm must not be negative.";
-        }
-        if (r.Metadata is { Count: > 50 })
-        {
-            return "metadata holds at most 50 entries.";
-        }
-        return null;
-    }
 
     private static VirtualKeySpec Merge(VirtualKeySpec spec, KeyRequestDto r) => spec with
     {

@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
-using StackExchange.Redis;
+using LlmServer.External.Redis;
 
 namespace LlmServer.External.Operations;
 
@@ -61,11 +61,8 @@ public static class OperationsStoresExtensions
             {
                 throw new InvalidOperationException("LlmServer:Operations:RateLimits:Backend is 'redis' but LlmServer:Storage:RedisUrl (REDIS_URL) is empty.");
             }
-            services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration(redisUrl)));
+            services.AddRedisConnection(redisUrl);
             services.Replace(ServiceDescriptor.Singleton<IKeyRateLimiter, RedisKeyRateLimiter>());
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<LlmServer.Services.Operations.IStatusContributor, RedisStatusContributor>());
-            services.TryAddSingleton(sp => new RedisStatusContributor(sp.GetRequiredService<IConnectionMultiplexer>()));
-            services.AddHealthChecks().AddCheck<ContributorHealthCheck<RedisStatusContributor>>("redis");
         }
         else if (backend.Equals("postgres", StringComparison.OrdinalIgnoreCase))
         {

@@ -10,7 +10,7 @@ namespace LlmServer.External.Operations;
 /// counts the request atomically (nothing is counted when refused). While Redis is unreachable each instance
 /// falls back to its own in-process windows (limits hold per instance) instead of failing requests.
 /// </summary>
-public sealed partial class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvider time, ILogger<RedisKeyRateLimiter>? logger = null) : IKeyRateLimiter, IDisposable
+public sealed partial class RedisKeyRateLimiter(IConnectionMultiplexer redis, TimeProvider time, ILogger<RedisKeyRateLimiter>? logger = null) : IKeyRateLimiter
 {
     private readonly LocalKeyRateLimiter _fallback = new(time);
     private readonly ILogger _logger = logger ?? NullLogger<RedisKeyRateLimiter>.Instance;
@@ -94,36 +94,4 @@ public sealed partial class RedisKeyRateLimiter(IConnectionMultiplexer redis, Ti
     // NOTE: {keyId} is a hash tag so both counters land on one Redis Cluster slot (scripts need that).
     private static (RedisKey Requests, RedisKey Tokens) Keys(string keyId, long index) =>
         ($"llmserver:rl:{{{keyId}}}:{index}:r", $"llmserver:rl:{{{keyId}}}:{index}:t");
-
-    /// <summary>
-    /// StackExchange.Redis configuration from REDIS_URL: "redis://[:password@]host[:port][/db]" or the client's own
-    /// "host:port,password=..." form.
-    /// </summary>
-    public static string ToConfiguration(string redisUrl)
-    {
-        if (!redisUrl.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !redisUrl.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
-        {
-            // NOTE: never fail the start (or a request) because Redis is down for a moment.
-            return redisUrl.Contains("abortConnect", StringComparison.OrdinalIgnoreCase) ? redisUrl : redisUrl + ",abortConnect=false";
-        }
-        var uri = new Uri(redisUrl);
-        var parts = new List<string> { $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}", "abortConnect=false" };
-        if (!string.IsNullOrEmpty(uri.UserInfo))
-        {
-            var info = Uri.UnescapeDataString(uri.UserInfo);
-            var colon = info.IndexOf(':', StringComparison.Ordinal);
-            parts.Add("password=" + (colon >= 0 ? info[(colon + 1)..] : info));
-        }
-        if (uri.AbsolutePath.Trim('/') is { Length: > 0 } db)
-        {
-            parts.Add("defaultDatabase=" + db);
-        }
-        if (uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
-        {
-            parts.Add("ssl=true");
-        }
-        return string.Join(',', parts);
-    }
-
-    public void Dispose() => redis.Dispose();
 }

@@ -26,7 +26,7 @@ internal sealed class DatabaseStatusContributor(OpsDatabase db) : IStatusContrib
     }
 }
 
-/// <summary>Redis (shared rate limits) as a status component.</summary>
+/// <summary>Redis (shared rate limits and masking vault) as a status component.</summary>
 internal sealed class RedisStatusContributor(IConnectionMultiplexer redis) : IStatusContributor
 {
     public async Task<ComponentStatus> CheckAsync(CancellationToken cancellationToken)
@@ -35,7 +35,7 @@ internal sealed class RedisStatusContributor(IConnectionMultiplexer redis) : ISt
         try
         {
             var ping = await redis.GetDatabase().PingAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-            return new ComponentStatus("redis", "ok", "rate limits", ping.TotalMilliseconds);
+            return new ComponentStatus("redis", "ok", "reachable", ping.TotalMilliseconds);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -1,3 +1,4 @@
+using LlmServer.External.Redis;
 using LlmServer.External.Stores;
 using LlmServer.Services.Masking;
 using Microsoft.Extensions.Configuration;
@@ -23,8 +24,9 @@ public static class MaskingVaultRegistration
         var kind = configuration.GetValue<MaskingVaultKind?>("LlmServer:Masking:Vault") ?? MaskingVaultKind.Memory;
         if (!string.IsNullOrWhiteSpace(redisUrl))
         {
-            services.Replace(ServiceDescriptor.Singleton<IMaskingVault>(sp =>
-                new RedisMaskingVault(redisUrl, sp.GetRequiredService<IOptions<MaskingOptions>>().Value.VaultTtl)));
+            services.AddRedisConnection(redisUrl);
+            services.Replace(ServiceDescriptor.Singleton<IMaskingVault>(sp => new RedisMaskingVault(
+                sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), sp.GetRequiredService<IOptions<MaskingOptions>>().Value.VaultTtl)));
         }
         else if (!string.IsNullOrWhiteSpace(pg) && kind != MaskingVaultKind.Sqlite)
         {

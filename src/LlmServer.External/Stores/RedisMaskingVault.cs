@@ -7,7 +7,7 @@ namespace LlmServer.External.Stores;
 /// Masking vault in Redis, shared by every server instance. Per scope three hashes (original -> id, id -> original,
 /// type -> last number) with a sliding TTL; allocation runs in one Lua script, so it is atomic and instances agree.
 /// </summary>
-public sealed class RedisMaskingVault : IMaskingVault, IDisposable
+public sealed class RedisMaskingVault : IMaskingVault
 {
     private const string GetOrAddScript = """
         local ids = {}
@@ -29,47 +29,16 @@ public sealed class RedisMaskingVault : IMaskingVault, IDisposable
         return ids
         """;
 
-    private readonly Lazy<ConnectionMultiplexer> _redis;
+    private readonly IConnectionMultiplexer _redis;
     private readonly long _ttlMs;
     private readonly string _prefix;
 
-    /// <summary>Connects lazily (on first use) to <paramref name="redisUrl"/> (<c>redis://[:password@]host:port[/db]</c> or <c>host:port</c>).</summary>
-    public RedisMaskingVault(string redisUrl, TimeSpan ttl, string prefix = "llmserver:mask:")
+    /// <summary>Uses the instance's shared connection (see <see cref="Redis.RedisConnection"/>), which it does not own.</summary>
+    public RedisMaskingVault(IConnectionMultiplexer redis, TimeSpan ttl, string prefix = "llmserver:mask:")
     {
-        var options = ParseUrl(redisUrl);
-        _redis = new Lazy<ConnectionMultiplexer>(() => ConnectionMultiplexer.Connect(options));
+        _redis = redis;
         _ttlMs = (long)ttl.TotalMilliseconds;
         _prefix = prefix;
-    }
-
-    /// <summary>Turns a REDIS_URL into StackExchange.Redis options (never connects at start-up, fails on use).</summary>
-    public static ConfigurationOptions ParseUrl(string redisUrl)
-    {
-        ConfigurationOptions options;
-        if (redisUrl.StartsWith("redis://", StringComparison.OrdinalIgnoreCase)
-            || redisUrl.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
-        {
-            var uri = new Uri(redisUrl);
-            options = new ConfigurationOptions { Ssl = uri.Scheme == "rediss" };
-            options.EndPoints.Add(uri.Host, uri.Port > 0 ? uri.Port : 6379);
-            if (!string.IsNullOrEmpty(uri.UserInfo))
-            {
-                var userInfo = Uri.UnescapeDataString(uri.UserInfo);
-                options.Password = userInfo.Contains(':') ? userInfo[(userInfo.IndexOf(':') + 1)..] : userInfo;
-            }
-            if (int.TryParse(uri.AbsolutePath.Trim('/'), out var db))
-            {
-                options.DefaultDatabase = db;
-            }
-        }
-        else
-        {
-            options = ConfigurationOptions.Parse(redisUrl);
-        }
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = 5000;
-        options.SyncTimeout = 5000;
-        return options;
     }
 
     /// <inheritdoc />
@@ -82,7 +51,7 @@ public sealed class RedisMaskingVault : IMaskingVault, IDisposable
             args[1 + i * 2] = entries[i].Type;
             args[2 + i * 2] = entries[i].Original;
         }
-        var result = await _redis.Value.GetDatabase()
+        var result = await _redis.GetDatabase()
             .ScriptEvaluateAsync(GetOrAddScript, Keys(scope), args).ConfigureAwait(false);
         var values = (RedisValue[])result!;
         var ids = new string[values.Length];
@@ -96,24 +65,16 @@ public sealed class RedisMaskingVault : IMaskingVault, IDisposable
     /// <inheritdoc />
     public async ValueTask<string?> TryGetOriginalAsync(string scope, string id, CancellationToken cancellationToken = default)
     {
-        var value = await _redis.Value.GetDatabase().HashGetAsync(Key(scope, "rev"), id).ConfigureAwait(false);
+        var value = await _redis.GetDatabase().HashGetAsync(Key(scope, "rev"), id).ConfigureAwait(false);
         return value.IsNull ? null : (string?)value;
     }
 
     /// <summary>Deletes a scope (tests and admin).</summary>
-    public Task DeleteScopeAsync(string scope) => _redis.Value.GetDatabase().KeyDeleteAsync(Keys(scope));
+    public Task DeleteScopeAsync(string scope) => _redis.GetDatabase().KeyDeleteAsync(Keys(scope));
 
     private RedisKey[] Keys(string scope) => [Key(scope, "fwd"), Key(scope, "rev"), Key(scope, "ctr")];
 
     // NOTE: the hash tag keeps a scope's three keys in one slot, so the script also works on Redis Cluster.
     private RedisKey Key(string scope, string kind) => $"{_prefix}{{{scope}}}:{kind}";
 
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        if (_redis.IsValueCreated)
-        {
-            _redis.Value.Dispose();
-        }
-    }
 }

@@ -31,6 +31,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
     private readonly GatewayOptions _options;
     private readonly ILogger<UpstreamForwarder> _logger;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, string), Uri> _uris = new();
 
@@ -48,8 +49,9 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         public Deployment? Current;
     }
 
-    public UpstreamForwarder(UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options, ILogger<UpstreamForwarder> logger)
+    public UpstreamForwarder(UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options, ILogger<UpstreamForwarder> logger, TimeProvider time)
     {
+        _time = time;
         _clients = clients;
         _protocols = protocols;
         _options = options.Value;
@@ -57,7 +59,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         var r = _options.Retry;
         _retry = r.MaxAttempts <= 1
             ? ResiliencePipeline<UpstreamResult>.Empty
-            : new ResiliencePipelineBuilder<UpstreamResult>().AddRetry(new RetryStrategyOptions<UpstreamResult>
+            : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }.AddRetry(new RetryStrategyOptions<UpstreamResult>
             {
                 MaxRetryAttempts = Math.Min(r.MaxAttempts, 3) - 1,
                 BackoffType = DelayBackoffType.Exponential,
@@ -146,10 +148,11 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         }
     }
 
-    private Breaker BreakerFor(Deployment d) => _breakers.GetOrAdd(d.Id, static (_, o) =>
+    private Breaker BreakerFor(Deployment d) => _breakers.GetOrAdd(d.Id, static (_, a) =>
     {
+        var (o, time) = a;
         var state = new CircuitBreakerStateProvider();
-        var pipeline = new ResiliencePipelineBuilder<UpstreamResult>().AddCircuitBreaker(new CircuitBreakerStrategyOptions<UpstreamResult>
+        var pipeline = new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }.AddCircuitBreaker(new CircuitBreakerStrategyOptions<UpstreamResult>
         {
             FailureRatio = o.FailureRatio,
             MinimumThroughput = Math.Max(2, o.MinimumThroughput),
@@ -159,7 +162,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             StateProvider = state,
         }).Build();
         return new Breaker(pipeline, state);
-    }, _options.CircuitBreaker);
+    }, (_options.CircuitBreaker, _time));
 
     private Uri UriFor(IUpstreamProtocol protocol, Deployment d, UpstreamRequest request)
     {

@@ -264,6 +264,26 @@ public sealed class MessagesEndpointTests
         Assert.That(_fake.Requests, Is.Empty);
     }
 
+    [TestCase("/v1/messages", """[1]""", "The request body must be a JSON object.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":0,"messages":[]}""", "max_tokens: Input should be a positive integer.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[]}""", "messages: at least one message is required.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"tool","content":"b"},{"role":"x"}]}""", "messages.1.role: Input should be 'user' or 'assistant'.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}""", "messages.0.content: Field required.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"stream":"yes","messages":[{"role":"user","content":"a"}]}""", "stream: Input should be a valid boolean.")]
+    [TestCase("/v1/messages/count_tokens", """{"model":"","messages":[{"role":"user","content":"a"}]}""", "model: Field required (a non-empty string).")]
+    [TestCase("/v1/messages/count_tokens", """{"model":"m","messages":"hi"}""", "messages: Field required (a list of messages).")]
+    public async Task InvalidRequest_Returns400WithTheFirstProblemOnly(string path, string body, string message)
+    {
+        using var response = await _http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(400));
+        var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.That((string?)error["type"], Is.EqualTo("error"));
+        Assert.That((string?)error["error"]!["type"], Is.EqualTo("invalid_request_error"));
+        Assert.That((string?)error["error"]!["message"], Is.EqualTo(message));
+        Assert.That(_fake.Requests, Is.Empty);
+    }
+
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
     public async Task Upstream429_Returns429RateLimitErrorWithRetryAfter(string model)

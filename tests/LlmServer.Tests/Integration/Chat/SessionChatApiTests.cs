@@ -220,6 +220,18 @@ public sealed class SessionChatApiTests
         Assert.That((string?)(await BodyAsync(response))["error"]!["code"], Is.EqualTo(code));
     }
 
+    [Test]
+    public async Task SeveralInvalidFields_Are400ValidationErrorNamingEach()
+    {
+        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi","temperature":3,"max_tokens":0}""", "en");
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var body = await BodyAsync(response);
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("validation_error"));
+        Assert.That((string?)body["error"]!["message"], Does.Contain("temperature must be between 0 and 2.").And.Contain("max_tokens must be between 1 and 1000000."));
+        Assert.That(ResponsesCalls(_fake), Is.Empty);
+    }
+
     [TestCase("""{"user_prompt":"hi",""", "BytePositionInLine")]
     [TestCase("""{"user_prompt":"hi","temperature":"hot"}""", "temperature")]
     [TestCase("""{"user_prompt":"hi","conversation_history":[42]}""", "conversation_history")]

@@ -1,5 +1,6 @@
 using LlmServer.Services.Masking;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmServer.Tests.Integration.Masking;
 
@@ -7,6 +8,19 @@ namespace LlmServer.Tests.Integration.Masking;
 public abstract class MaskingVaultContract
 {
     protected abstract IMaskingVault CreateVault(TimeSpan ttl);
+
+    /// <summary>The clock of the vaults that take a TimeProvider, frozen at the test's start.</summary>
+    protected FakeTimeProvider Clock { get; private set; } = new();
+
+    [SetUp]
+    public void FreezeClock() => Clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+
+    /// <summary>Lets <paramref name="span"/> pass for the vault: its fake clock moves.</summary>
+    protected virtual Task LetTimePassAsync(TimeSpan span)
+    {
+        Clock.Advance(span);
+        return Task.CompletedTask;
+    }
 
     /// <summary>A second vault over the same store (another server instance).</summary>
     protected abstract IMaskingVault CreatePeer(TimeSpan ttl);
@@ -62,7 +76,7 @@ public abstract class MaskingVaultContract
         var scope = NewScope();
         await vault.GetOrAddAsync(scope, [new("EMAIL", "a@b.com")]);
         Assert.That(await vault.TryGetOriginalAsync(scope, "EMAIL_1"), Is.EqualTo("a@b.com"));
-        await Task.Delay(800);
+        await LetTimePassAsync(TimeSpan.FromMilliseconds(800));
         Assert.That(await vault.TryGetOriginalAsync(scope, "EMAIL_1"), Is.Null);
     }
 
@@ -89,7 +103,7 @@ public sealed class InMemoryMaskingVaultTests : MaskingVaultContract
     public void Reset() => _shared = null;
 
     protected override IMaskingVault CreateVault(TimeSpan ttl) =>
-        _shared ??= new InMemoryMaskingVault(Options.Create(new MaskingOptions { VaultTtl = ttl }), TimeProvider.System);
+        _shared ??= new InMemoryMaskingVault(Options.Create(new MaskingOptions { VaultTtl = ttl }), Clock);
 
     // NOTE: memory is per process, so the "peer" is the same instance.
     protected override IMaskingVault CreatePeer(TimeSpan ttl) => CreateVault(ttl);

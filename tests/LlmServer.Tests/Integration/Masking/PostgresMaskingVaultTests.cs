@@ -35,7 +35,7 @@ public sealed class PostgresMaskingVaultTests : MaskingVaultContract
     {
         var source = new NpgsqlDataSourceBuilder(ConnectionString).Build();
         _sources.Add(source);
-        return new PostgresMaskingVault(source, ttl, TimeProvider.System);
+        return new PostgresMaskingVault(source, ttl, Clock);
     }
 
     protected override IMaskingVault CreateVault(TimeSpan ttl) => New(ttl);

@@ -1,50 +1,50 @@
+using LlmServer.External.Redis;
 using LlmServer.External.Stores;
 using LlmServer.Services.Masking;
+using LlmServer.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace LlmServer.Tests.Integration.Masking;
 
 /// <summary>Runs against the redis-server started by scripts/services.d/redis.sh (LLMSERVER_TEST_REDIS).</summary>
 public sealed class RedisMaskingVaultTests : MaskingVaultContract
 {
-    private readonly List<RedisMaskingVault> _created = [];
+    private readonly List<IConnectionMultiplexer> _connections = [];
 
-    private static string Endpoint =>
-        Environment.GetEnvironmentVariable("LLMSERVER_TEST_REDIS") is { Length: > 0 } e ? e : "";
+    private string Endpoint { get; set; } = "";
 
     [SetUp]
-    public void RequireRedis()
-    {
-        if (Endpoint.Length == 0)
-        {
-            Assert.Ignore("LLMSERVER_TEST_REDIS is not set: start redis-server with `source scripts/services.sh; services_start` (scripts/test.sh does).");
-        }
-    }
+    public void RequireRedis() => Endpoint = TestRedis.RequireEndpoint();
 
     [TearDown]
-    public void DisposeVaults()
+    public void DisposeConnections()
     {
-        foreach (var v in _created)
+        foreach (var c in _connections)
         {
-            v.Dispose();
+            c.Dispose();
         }
-        _created.Clear();
+        _connections.Clear();
     }
 
+    // NOTE: each vault gets its own connection, as each server instance holds one.
     protected override IMaskingVault CreateVault(TimeSpan ttl)
     {
-        var vault = new RedisMaskingVault("redis://" + Endpoint, ttl, "llmserver-test:mask:");
-        _created.Add(vault);
-        return vault;
+        var connection = ConnectionMultiplexer.Connect(RedisConnection.Parse("redis://" + Endpoint));
+        _connections.Add(connection);
+        return new RedisMaskingVault(connection, ttl, "llmserver-test:mask:");
     }
 
-    // NOTE: a separate connection multiplexer behaves like another server instance.
     protected override IMaskingVault CreatePeer(TimeSpan ttl) => CreateVault(ttl);
+
+    // NOTE: Redis expires keys on its own clock (PEXPIRE), so here the time really passes.
+    protected override Task LetTimePassAsync(TimeSpan span) => Task.Delay(span);
 
     [Test]
     public async Task UnreachableRedis_FailsClosed()
     {
         var options = Microsoft.Extensions.Options.Options.Create(new MaskingOptions());
-        using var vault = new RedisMaskingVault("127.0.0.1:1", TimeSpan.FromHours(1));
+        using var connection = ConnectionMultiplexer.Connect(RedisConnection.Parse("127.0.0.1:1,connectTimeout=200"));
+        var vault = new RedisMaskingVault(connection, TimeSpan.FromHours(1));
         var service = new MaskingService(options, new LlmServer.Services.Masking.Detection.SensitiveDataScanner(options.Value), vault);
         var session = service.Begin(MaskingRoute.Messages, apiKey: "k");
         await Assert.ThrowsAsync<MaskingFailedException>(async () => await session.MaskAsync("a@b.com"));

@@ -17,7 +17,7 @@ public sealed class SqliteMaskingVaultTests : MaskingVaultContract
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    protected override IMaskingVault CreateVault(TimeSpan ttl) => new SqliteMaskingVault(Path.Combine(_dir, "masking.db"), ttl, TimeProvider.System);
+    protected override IMaskingVault CreateVault(TimeSpan ttl) => new SqliteMaskingVault(Path.Combine(_dir, "masking.db"), ttl, Clock);
 
     protected override IMaskingVault CreatePeer(TimeSpan ttl) => CreateVault(ttl);
 

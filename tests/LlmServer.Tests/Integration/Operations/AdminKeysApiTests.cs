@@ -126,6 +126,37 @@ public sealed class AdminKeysApiTests
         Assert.That((string)body["error"]!["message"]!, Does.Contain("budget"));
     }
 
+    [TestCase("""{"rpm":-5}""", "rpm and tpm must not be negative.")]
+    [TestCase("""{"allowed_models":["gpt-4o"," "]}""", "allowed_models must not contain empty names.")]
+    [TestCase("""{"budget":{"daily_usd":2000000000}}""", "budget amounts must be between 0 and 1e9 USD.")]
+    [TestCase("""{"rpm":-5,"budget":{"total_usd":-1}}""", "budget amounts must be between 0 and 1e9 USD.")]
+    public async Task InvalidKeyRequest_Returns400WithTheFirstProblemInSessionShape(string json, string message)
+    {
+        var response = await _admin.PostAsync("/api/v1/admin/keys", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.That((bool)body["success"]!, Is.False);
+        Assert.That((string)body["error"]!["code"]!, Is.EqualTo("invalid_request"));
+        Assert.That((string)body["error"]!["message"]!, Is.EqualTo(message));
+        Assert.That(body["trace_id"], Is.Not.Null);
+    }
+
+    [Test]
+    public async Task InvalidKeyUpdate_Returns400_AndLeavesTheKeyAsItWas()
+    {
+        var created = JsonNode.Parse(await (await _admin.PostAsJsonAsync("/api/v1/admin/keys", new { name = "steady", rpm = 10 })).Content.ReadAsStringAsync())!;
+        var id = (string)created["data"]!["info"]!["id"]!;
+
+        var response = await _admin.PatchAsync($"/api/v1/admin/keys/{id}",
+            new StringContent("""{"name":"renamed","tpm":-1}""", System.Text.Encoding.UTF8, "application/json"));
+        var after = JsonNode.Parse(await _admin.GetStringAsync($"/api/v1/admin/keys/{id}"))!;
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((string)after["data"]!["name"]!, Is.EqualTo("steady"));
+        Assert.That((int)after["data"]!["rpm"]!, Is.EqualTo(10));
+    }
+
     [Test]
     public async Task UnknownKey_Returns404()
     {

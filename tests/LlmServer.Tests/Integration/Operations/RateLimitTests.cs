@@ -1,8 +1,11 @@
 using LlmServer.External.Operations;
+using LlmServer.External.Redis;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Metrics;
 using LlmServer.Services.Operations;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using LlmServer.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace LlmServer.Tests.Integration.Operations;
@@ -13,6 +16,8 @@ namespace LlmServer.Tests.Integration.Operations;
 [TestFixture("postgres")]
 public sealed class RateLimitTests(string backend)
 {
+    // NOTE: mid-minute, so a test never straddles two fixed windows; the windows follow this clock, not the wall.
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 2, 10, 15, 20, TimeSpan.Zero));
     private readonly List<IAsyncDisposable> _disposables = [];
     private readonly List<IDisposable> _disposables2 = [];
 
@@ -37,25 +42,20 @@ public sealed class RateLimitTests(string backend)
         switch (backend)
         {
             case "local":
-                var one = new LocalKeyRateLimiter(TimeProvider.System);
+                var one = new LocalKeyRateLimiter(_time);
                 return Enumerable.Repeat<IKeyRateLimiter>(one, count).ToArray();
             case "redis":
-                var endpoint = Environment.GetEnvironmentVariable("LLMSERVER_TEST_REDIS");
-                if (string.IsNullOrEmpty(endpoint))
-                {
-                    Assert.Ignore("LLMSERVER_TEST_REDIS is not set: run `source scripts/services.sh; services_start` to test against redis-server.");
-                }
+                var endpoint = TestRedis.RequireEndpoint();
                 return Enumerable.Range(0, count).Select(_ =>
                 {
-                    var mux = ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration("redis://" + endpoint));
-                    var limiter = new RedisKeyRateLimiter(mux, TimeProvider.System);
-                    _disposables2.Add(limiter);
-                    return (IKeyRateLimiter)limiter;
+                    var mux = ConnectionMultiplexer.Connect(RedisConnection.Parse("redis://" + endpoint));
+                    _disposables2.Add(mux);
+                    return (IKeyRateLimiter)new RedisKeyRateLimiter(mux, _time);
                 }).ToArray();
             default:
                 var dbs = OpsTestDatabases.Open(OpsTestDatabases.Postgres, count, Path.GetTempPath());
                 _disposables.AddRange(dbs);
-                return dbs.Select(db => (IKeyRateLimiter)new SqlKeyRateLimiter(db, TimeProvider.System)).ToArray();
+                return dbs.Select(db => (IKeyRateLimiter)new SqlKeyRateLimiter(db, _time)).ToArray();
         }
     }
 
@@ -64,7 +64,6 @@ public sealed class RateLimitTests(string backend)
     {
         var limiters = Instances(4);
         var key = "vk_" + Guid.NewGuid().ToString("N");
-        EnsureNotAtMinuteEdge();
 
         var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i =>
             Task.Run(() => limiters[i % limiters.Length].TryAcquireAsync(key, 7, null, 10, CancellationToken.None))));
@@ -80,7 +79,6 @@ public sealed class RateLimitTests(string backend)
     {
         var limiter = Instances(1)[0];
         var key = "vk_" + Guid.NewGuid().ToString("N");
-        EnsureNotAtMinuteEdge();
 
         Assert.That((await limiter.TryAcquireAsync(key, null, 1000, 400, CancellationToken.None)).Allowed, Is.True);
         await limiter.AddTokensAsync(key, 500, CancellationToken.None); // output tokens learned after the call
@@ -91,14 +89,18 @@ public sealed class RateLimitTests(string backend)
         Assert.That((await limiter.TryAcquireAsync(key, null, 1000, 100, CancellationToken.None)).Allowed, Is.True, "900 + 100 fits");
     }
 
-    private static void EnsureNotAtMinuteEdge()
+    [Test]
+    public async Task NextMinute_OpensAFreshWindow()
     {
-        // Fixed windows: a test straddling a minute boundary would see two windows.
-        var ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 60_000;
-        if (ms > 55_000)
-        {
-            Thread.Sleep((int)(60_000 - ms + 50));
-        }
+        var limiter = Instances(1)[0];
+        var key = "vk_" + Guid.NewGuid().ToString("N");
+        Assert.That((await limiter.TryAcquireAsync(key, 1, null, 1, CancellationToken.None)).Allowed, Is.True);
+        var refused = await limiter.TryAcquireAsync(key, 1, null, 1, CancellationToken.None);
+
+        _time.Advance(TimeSpan.FromSeconds(refused.RetryAfterSeconds));
+
+        Assert.That(refused.RetryAfterSeconds, Is.EqualTo(40), "the window ends at the minute");
+        Assert.That((await limiter.TryAcquireAsync(key, 1, null, 1, CancellationToken.None)).Allowed, Is.True);
     }
 }
 
@@ -109,13 +111,8 @@ public sealed class RedisUnavailableTests
     [Test]
     public async Task UnreachableRedis_FallsBackToInstanceWindows()
     {
-        using var mux = ConnectionMultiplexer.Connect(RedisKeyRateLimiter.ToConfiguration("127.0.0.1:1,connectTimeout=200,syncTimeout=200"));
-        using var limiter = new RedisKeyRateLimiter(mux, TimeProvider.System);
-        var ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 60_000;
-        if (ms > 55_000)
-        {
-            await Task.Delay((int)(60_000 - ms + 50));
-        }
+        using var mux = ConnectionMultiplexer.Connect(RedisConnection.Parse("127.0.0.1:1,connectTimeout=200,syncTimeout=200"));
+        var limiter = new RedisKeyRateLimiter(mux, new FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 10, 15, 20, TimeSpan.Zero)));
 
         var first = await limiter.TryAcquireAsync("vk_x", 1, null, 1, CancellationToken.None);
         var second = await limiter.TryAcquireAsync("vk_x", 1, null, 1, CancellationToken.None);
@@ -127,38 +124,19 @@ public sealed class RedisUnavailableTests
     [Test]
     public void RedisUrl_IsTranslatedToClientConfiguration()
     {
-        Assert.That(RedisKeyRateLimiter.ToConfiguration("redis://:p%40ss@cache:6380/2"), Is.EqualTo("cache:6380,abortConnect=false,password=p@ss,defaultDatabase=2"));
-        Assert.That(RedisKeyRateLimiter.ToConfiguration("redis://cache"), Is.EqualTo("cache:6379,abortConnect=false"));
-        Assert.That(RedisKeyRateLimiter.ToConfiguration("cache:6379,password=x"), Is.EqualTo("cache:6379,password=x,abortConnect=false"));
-    }
-}
+        var url = RedisConnection.Parse("redis://:p%40ss@cache:6380/2");
+        Assert.That(url.EndPoints.Single(), Is.EqualTo(new System.Net.DnsEndPoint("cache", 6380)));
+        Assert.That(url.Password, Is.EqualTo("p@ss"));
+        Assert.That(url.DefaultDatabase, Is.EqualTo(2));
+        Assert.That(url.AbortOnConnectFail, Is.False, "a Redis down at start must not stop the server");
+        Assert.That(url.Ssl, Is.False);
 
-/// <summary>The global concurrency limit and the admission sequence.</summary>
-[TestFixture]
-public sealed class GlobalConcurrencyTests
-{
-    [Test]
-    public async Task BeyondConcurrencyAndQueue_IsRefusedWithRetryAfter_AndQueuedOneRunsWhenASlotFrees()
-    {
-        using var meters = new TestMeterFactory();
-        using var metrics = new LlmServerMetrics(meters);
-        using var limiter = new GlobalConcurrencyLimiter(Options.Create(new OperationsOptions
-        {
-            RateLimits = new RateLimitOptions { GlobalConcurrency = 1, GlobalQueue = 1, GlobalRetryAfterSeconds = 2 },
-        }), metrics);
+        var acl = RedisConnection.Parse("rediss://svc:s3cr%3At@cache");
+        Assert.That(acl.EndPoints.Single(), Is.EqualTo(new System.Net.DnsEndPoint("cache", 6379)));
+        Assert.That((acl.User, acl.Password, acl.Ssl), Is.EqualTo(("svc", "s3cr:t", true)));
 
-        var (first, ok) = await limiter.AcquireAsync(CancellationToken.None);
-        var queued = limiter.AcquireAsync(CancellationToken.None).AsTask();
-        var (third, refused) = await limiter.AcquireAsync(CancellationToken.None);
-
-        Assert.That(ok.Allowed, Is.True);
-        Assert.That(queued.IsCompleted, Is.False, "the second waits in the queue");
-        Assert.That(refused.Allowed, Is.False);
-        Assert.That(refused.RetryAfterSeconds, Is.EqualTo(2));
-        Assert.That(third, Is.Null);
-        first!.Dispose();
-        var (secondLease, second) = await queued.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.That(second.Allowed, Is.True);
-        secondLease!.Dispose();
+        var own = RedisConnection.Parse("cache:6379,password=x");
+        Assert.That((own.Password, own.AbortOnConnectFail), Is.EqualTo(("x", false)));
+        Assert.That(RedisConnection.Parse("cache:6379,abortConnect=true").AbortOnConnectFail, Is.True);
     }
 }

@@ -5,6 +5,7 @@ using LlmServer.Services.Metrics;
 using LlmServer.Services.Operations;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmServer.Tests.Integration.Operations;
 
@@ -12,6 +13,8 @@ namespace LlmServer.Tests.Integration.Operations;
 [TestFixture]
 public sealed class RequestAdmissionTests
 {
+    // NOTE: 15 s into a minute; rate-limit windows and budget periods follow this clock, not the wall.
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 3, 2, 10, 15, 15, TimeSpan.Zero));
     private string _dir = null!;
     private SqliteOpsDatabase _db = null!;
     private TestMeterFactory _meters = null!;
@@ -31,8 +34,8 @@ public sealed class RequestAdmissionTests
         _concurrency = new GlobalConcurrencyLimiter(ops, _metrics);
         _store = new SqlBudgetStore(_db);
         var prices = new PricingOptions { Models = { ["gpt-4o-mini"] = new ModelPrice { Input = 0.15m, Output = 0.60m } } };
-        var budgets = new BudgetService(_store, new CostCalculator(new Monitor(prices)), ops, _metrics, TimeProvider.System);
-        _admission = new RequestAdmission(_concurrency, new LocalKeyRateLimiter(TimeProvider.System), budgets, _metrics);
+        var budgets = new BudgetService(_store, new CostCalculator(new Monitor(prices)), ops, _metrics, _time);
+        _admission = new RequestAdmission(_concurrency, new LocalKeyRateLimiter(_time), budgets, _metrics);
     }
 
     [TearDown]
@@ -94,18 +97,13 @@ public sealed class RequestAdmissionTests
     public async Task RpmExceeded_IsRateLimitedWithRetryAfter()
     {
         var key = Key(rpm: 1);
-        var ms = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 60_000;
-        if (ms > 58_000)
-        {
-            await Task.Delay((int)(60_000 - ms + 50)); // both calls in one fixed window
-        }
         var first = await _admission.AdmitAsync(key, "gpt-4o-mini", 1, 1, CancellationToken.None);
         await first.Ticket!.DisposeAsync();
 
         var second = await _admission.AdmitAsync(key, "gpt-4o-mini", 1, 1, CancellationToken.None);
 
         Assert.That(second.Outcome, Is.EqualTo(AdmissionOutcome.RateLimited));
-        Assert.That(second.RetryAfterSeconds, Is.InRange(1, 60));
+        Assert.That(second.RetryAfterSeconds, Is.EqualTo(45), "until the minute's window ends");
     }
 
     private sealed class Monitor(PricingOptions value) : IOptionsMonitor<PricingOptions>
