@@ -152,11 +152,18 @@ public sealed partial class MessagesProxy(
     private static CallerIdentity Caller(HttpContext context) =>
         context.Features.Get<GatewayRequestFeature>()?.Caller ?? CallerIdentity.Anonymous;
 
+    /// <summary>
+    /// The conversation a request belongs to: x-session-id, else the id Claude Code sends with every request of a
+    /// session, so the ledger groups an agent's turns and its masked values keep their placeholders across them.
+    /// </summary>
     private static string? SessionId(HttpContext context)
     {
         var s = context.Request.Headers["x-session-id"].ToString();
+        if (string.IsNullOrWhiteSpace(s)) s = context.Request.Headers[ClaudeCodeSessionHeader].ToString();
         return string.IsNullOrWhiteSpace(s) || s.Length > 200 ? null : s.Trim();
     }
+
+    private const string ClaudeCodeSessionHeader = "X-Claude-Code-Session-Id";
 
     private static async Task WriteRefusalAsync(HttpContext context, MessagesExchange exchange, Admission admission)
     {

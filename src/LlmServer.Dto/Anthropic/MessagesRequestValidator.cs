@@ -44,7 +44,8 @@ public sealed class MessagesRequestValidator : AbstractValidator<MessagesRequest
         for (var i = 0; i < messages.Count; i++)
         {
             var problem = messages[i] is not JsonObject m ? $"messages.{i}: Input should be an object."
-                : Str(m["role"]) is not ("user" or "assistant") ? $"messages.{i}.role: Input should be 'user' or 'assistant'."
+                // NOTE: Claude Code sends a "system" turn inside messages (per-turn instructions); it is routed like the rest.
+                : Str(m["role"]) is not ("user" or "assistant" or "system") ? $"messages.{i}.role: Input should be 'user', 'assistant' or 'system'."
                 : m["content"] is not (JsonArray or JsonValue) ? $"messages.{i}.content: Field required."
                 : null;
             if (problem is not null)

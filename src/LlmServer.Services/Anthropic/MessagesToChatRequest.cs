@@ -24,8 +24,15 @@ public static class MessagesToChatRequest
     [
         "model", "system", "messages", "tools", "tool_choice", "stop_sequences", "max_tokens", "metadata", "stream",
         "temperature", "top_p", "top_k", "thinking", "container", "mcp_servers", "service_tier", "context_management",
-        "anthropic_version", "anthropic_beta", "betas", "output_format", "inference_geo",
+        "anthropic_version", "anthropic_beta", "betas", "output_format", "inference_geo", "output_config",
     ];
+
+    /// <summary>
+    /// Claude Code's first system block: its version and a per-request nonce. It is billing metadata for Anthropic,
+    /// not an instruction, and an upstream that caches by prefix (vLLM, OpenAI) would miss its cache on every
+    /// request if the prompt began with it, so translation leaves it out.
+    /// </summary>
+    private const string BillingHeaderPrefix = "x-anthropic-billing-header:";
 
     /// <summary>Translates; throws <see cref="AnthropicTranslationException"/> on a shape that cannot be expressed.</summary>
     public static JsonObject Translate(JsonObject request, ChatTranslationOptions? options = null)
@@ -50,8 +57,12 @@ public static class MessagesToChatRequest
                 case "assistant":
                     AddAssistant(messages, m["content"], i);
                     break;
+                case "system":
+                    // NOTE: a system turn inside the conversation (Claude Code's per-turn instructions) stays where it was.
+                    if (SystemText(m["content"]) is { } turn) messages.Add(new JsonObject { ["role"] = "system", ["content"] = turn });
+                    break;
                 default:
-                    throw new AnthropicTranslationException($"messages.{i}.role: Input should be 'user' or 'assistant'");
+                    throw new AnthropicTranslationException($"messages.{i}.role: Input should be 'user', 'assistant' or 'system'");
             }
         }
         chat["messages"] = messages;
@@ -105,8 +116,10 @@ public static class MessagesToChatRequest
                 foreach (var b in blocks)
                 {
                     if (J.Str(b?["type"]) != "text") throw new AnthropicTranslationException("system: only text blocks are supported");
+                    var text = J.Str(b?["text"]);
+                    if (text is not null && text.StartsWith(BillingHeaderPrefix, StringComparison.Ordinal)) continue;
                     if (sb.Length > 0) sb.Append("\n\n");
-                    sb.Append(J.Str(b?["text"]));
+                    sb.Append(text);
                 }
                 return sb.Length == 0 ? null : sb.ToString();
             default:

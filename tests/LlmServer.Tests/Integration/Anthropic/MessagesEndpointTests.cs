@@ -253,7 +253,7 @@ public sealed class MessagesEndpointTests
     [TestCase("""{"max_tokens":10,"messages":[{"role":"user","content":"x"}]}""", "model")]
     [TestCase("""{"model":"claude-sonnet-4-5","messages":[{"role":"user","content":"x"}]}""", "max_tokens")]
     [TestCase("""{"model":"claude-sonnet-4-5","max_tokens":10}""", "messages")]
-    [TestCase("""{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"system","content":"x"}]}""", "role")]
+    [TestCase("""{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"tool","content":"x"}]}""", "role")]
     public async Task MissingRequiredField_Returns400NamingIt(string body, string field)
     {
         using var response = await _http.PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -267,7 +267,7 @@ public sealed class MessagesEndpointTests
     [TestCase("/v1/messages", """[1]""", "The request body must be a JSON object.")]
     [TestCase("/v1/messages", """{"model":"m","max_tokens":0,"messages":[]}""", "max_tokens: Input should be a positive integer.")]
     [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[]}""", "messages: at least one message is required.")]
-    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"tool","content":"b"},{"role":"x"}]}""", "messages.1.role: Input should be 'user' or 'assistant'.")]
+    [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"a"},{"role":"tool","content":"b"},{"role":"x"}]}""", "messages.1.role: Input should be 'user', 'assistant' or 'system'.")]
     [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}""", "messages.0.content: Field required.")]
     [TestCase("/v1/messages", """{"model":"m","max_tokens":5,"stream":"yes","messages":[{"role":"user","content":"a"}]}""", "stream: Input should be a valid boolean.")]
     [TestCase("/v1/messages/count_tokens", """{"model":"","messages":[{"role":"user","content":"a"}]}""", "model: Field required (a non-empty string).")]

@@ -31,6 +31,45 @@ public sealed class MessagesToChatRequestTests
     }
 
     [Test]
+    public void ClaudeCodeBillingHeaderBlock_IsLeftOut_SoThePromptPrefixStaysTheSameAcrossRequests()
+    {
+        static string SystemOf(string nonce) => (string)MessagesToChatRequest.Translate(Req($$$"""
+            {"model":"m","max_tokens":10,"system":[{"type":"text","text":"x-anthropic-billing-header: cc_version=2.1.332.{{{nonce}}}; cc_entrypoint=sdk-cli;"},
+              {"type":"text","text":"You are a Claude agent.","cache_control":{"type":"ephemeral"}}],
+             "messages":[{"role":"user","content":"hi"}]}
+            """))["messages"]![0]!["content"]!;
+
+        Assert.That(SystemOf("42e"), Is.EqualTo("You are a Claude agent."));
+        Assert.That(SystemOf("9f1"), Is.EqualTo(SystemOf("42e")));
+    }
+
+    [Test]
+    public void SystemTurnInsideMessages_BecomesASystemMessageInPlace()
+    {
+        var chat = MessagesToChatRequest.Translate(Req("""
+            {"model":"m","max_tokens":10,"system":"Base.","messages":[
+              {"role":"user","content":"first"},
+              {"role":"system","content":[{"type":"text","text":"From now on answer in Korean."}]},
+              {"role":"user","content":"second"}]}
+            """));
+        var messages = (JsonArray)chat["messages"]!;
+        Assert.That(messages.Select(m => (string?)m!["role"]), Is.EqualTo(new[] { "system", "user", "system", "user" }));
+        Assert.That((string?)messages[2]!["content"], Is.EqualTo("From now on answer in Korean."));
+    }
+
+    [Test]
+    public void AnthropicOnlyFields_ClaudeCodeSends_DoNotReachTheOpenAiBody()
+    {
+        var chat = MessagesToChatRequest.Translate(Req("""
+            {"model":"m","max_tokens":10,"messages":[{"role":"user","content":"hi"}],
+             "thinking":{"type":"enabled","budget_tokens":31999},"output_config":{"effort":"high"},
+             "context_management":{"edits":[]},"metadata":{"user_id":"u"},"guided_json":{"type":"object"}}
+            """));
+        Assert.That(chat.ContainsKey("thinking") || chat.ContainsKey("output_config") || chat.ContainsKey("context_management"), Is.False, chat.ToJsonString());
+        Assert.That(chat["guided_json"], Is.Not.Null, "a vLLM extra still passes");
+    }
+
+    [Test]
     public void MultiTurn_KeepsOrderRolesAndText()
     {
         var chat = MessagesToChatRequest.Translate(Req("""
