@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using LlmServer.Services.Metrics;
 using LlmServer.Services.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -30,6 +31,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
     private readonly UpstreamProtocols _protocols;
     private readonly GatewayOptions _options;
     private readonly ILogger<UpstreamForwarder> _logger;
+    private readonly LlmServerTelemetry? _telemetry;
     private readonly ResiliencePipeline<UpstreamResult> _retry;
     private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, string), Uri> _uris = new();
@@ -48,9 +50,11 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         public Deployment? Current;
     }
 
-    public UpstreamForwarder(UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options, ILogger<UpstreamForwarder> logger)
+    public UpstreamForwarder(UpstreamHttpClients clients, UpstreamProtocols protocols, IOptions<GatewayOptions> options, ILogger<UpstreamForwarder> logger,
+        LlmServerTelemetry? telemetry = null)
     {
         _clients = clients;
+        _telemetry = telemetry;
         _protocols = protocols;
         _options = options.Value;
         _logger = logger;
@@ -168,6 +172,17 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
     }
 
     private async ValueTask<UpstreamResult> SendOnceAsync(SendState s)
+    {
+        if (_telemetry is null || !LlmServerTelemetry.Enabled) return await SendOnceCoreAsync(s).ConfigureAwait(false);
+        var d = s.Current!;
+        var span = _telemetry.StartAttempt(LlmServerTelemetry.OperationOf(s.Request.Path), d.Kind, d.Upstream.Name, s.Route.Model.Name, UriFor(d.Upstream, s.Request));
+        var result = await SendOnceCoreAsync(s).ConfigureAwait(false);
+        if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) LlmServerTelemetry.HoldAttempt(span, result.UpstreamStatus);
+        else LlmServerTelemetry.EndAttempt(span, result.UpstreamStatus, result.Outcome.ToString());
+        return result;
+    }
+
+    private async ValueTask<UpstreamResult> SendOnceCoreAsync(SendState s)
     {
         var d = s.Current!;
         var upstream = d.Upstream;

@@ -15,12 +15,15 @@ public sealed partial class ChannelUsageSink : IUsageSink
 {
     private readonly Channel<UsageRecord> _channel;
     private readonly LlmServerMetrics _metrics;
+    private readonly LlmServerTelemetry? _telemetry;
     private readonly ILogger<ChannelUsageSink> _logger;
     private readonly bool _logBodies;
 
-    public ChannelUsageSink(IOptions<OperationsOptions> options, LlmServerMetrics metrics, ILogger<ChannelUsageSink> logger)
+    public ChannelUsageSink(IOptions<OperationsOptions> options, LlmServerMetrics metrics, ILogger<ChannelUsageSink> logger,
+        LlmServerTelemetry? telemetry = null)
     {
         _metrics = metrics;
+        _telemetry = telemetry;
         _logger = logger;
         _logBodies = options.Value.LogBodies;
         _channel = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(Math.Max(1, options.Value.Ledger.QueueCapacity))
@@ -47,6 +50,7 @@ public sealed partial class ChannelUsageSink : IUsageSink
         try
         {
             _metrics.RecordUsage(record);
+            _telemetry?.RecordExchange(record);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

@@ -5,7 +5,6 @@ using LlmServer.Services.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 
 namespace LlmServer.Services.Operations;
 
@@ -27,9 +26,9 @@ public static class OperationsServiceCollectionExtensions
                 "LlmServer:Operations:RateLimits:Backend must be auto, local, redis or postgres.")
             .ValidateOnStart();
         services.AddMetrics();
+        services.TryAddSingleton<MetricLabels>();
         services.TryAddSingleton<LlmServerMetrics>();
-        services.TryAddSingleton<PrometheusCollector>();
-        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, PrometheusCollectorStarter>());
+        services.TryAddSingleton<LlmServerTelemetry>();
 
         services.TryAddSingleton<ChannelUsageSink>();
         services.Replace(ServiceDescriptor.Singleton<IUsageSink>(sp => sp.GetRequiredService<ChannelUsageSink>()));
