@@ -61,6 +61,41 @@ public sealed class TracingTests
     }
 
     [Test]
+    public async Task MessagesAndSessionChat_EachGiveAClientSpanWithUsage_UnderTheServerSpan()
+    {
+        var spans = new List<Activity>();
+        await using var host = await GatewayHost.StartAsync(s =>
+        {
+            s["LlmServer:OpenAi:ApiKey"] = "sk-server-trace-test";
+            s["LlmServer:OpenAi:BaseUrl"] = s["LlmServer:Gateway:Upstreams:0:BaseUrl"];
+        }, realLedger: true, services: s => s.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(spans)));
+        using var http = host.Client();
+
+        using var messages = await http.PostAsJsonAsync("/v1/messages",
+            new { model = "gpt-4o-mini", max_tokens = 50, messages = new[] { new { role = "user", content = Prompt } } });
+        using var chat = await http.PostAsJsonAsync("/api/v1/chat", new { user_prompt = Prompt, model = "gpt-4o-mini" });
+        Assert.That(messages.StatusCode, Is.EqualTo(HttpStatusCode.OK), await messages.Content.ReadAsStringAsync());
+        Assert.That(chat.StatusCode, Is.EqualTo(HttpStatusCode.OK), await chat.Content.ReadAsStringAsync());
+        var messagesServer = await WaitForAsync(spans, a => a.Kind == ActivityKind.Server && Equals(a.GetTagItem("llmserver.route"), "messages"));
+        var chatServer = await WaitForAsync(spans, a => a.Kind == ActivityKind.Server && Equals(a.GetTagItem("llmserver.route"), "api_chat"));
+
+        Activity[] clients;
+        lock (spans) clients = spans.Where(a => a.Source.Name == LlmServerTelemetry.SourceName).ToArray();
+        var messagesAttempt = clients.Single(a => a.ParentSpanId == messagesServer.SpanId);
+        var chatAttempt = clients.Single(a => a.ParentSpanId == chatServer.SpanId);
+        Assert.Multiple(() =>
+        {
+            Assert.That(messagesAttempt.GetTagItem("gen_ai.request.model"), Is.EqualTo("gpt-4o-mini"));
+            Assert.That(messagesAttempt.GetTagItem("gen_ai.usage.output_tokens"), Is.GreaterThan(0L));
+            Assert.That(chatAttempt.GetTagItem("gen_ai.provider.name"), Is.EqualTo("openai"));
+            Assert.That(chatAttempt.GetTagItem("gen_ai.request.model"), Is.EqualTo("gpt-4o-mini"));
+            Assert.That(chatAttempt.GetTagItem("gen_ai.usage.input_tokens"), Is.GreaterThan(0L));
+            Assert.That(chatServer.GetTagItem("gen_ai.usage.output_tokens"), Is.GreaterThan(0L));
+            Assert.That(AllTagText(clients.Append(messagesServer).Append(chatServer)), Does.Not.Contain("010-2222").And.Not.Contain("secret"));
+        });
+    }
+
+    [Test]
     public async Task UpstreamFailingThenRetried_GivesOneClientSpanPerAttempt_TheFailedOneMarkedAsError()
     {
         var spans = new List<Activity>();
