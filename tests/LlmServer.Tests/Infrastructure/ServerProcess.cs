@@ -85,7 +85,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new AssertionException("the server did not start:\n" + output);
     }
 
-    private static string ServerDll()
+    /// <summary>The built server next to this test build (same configuration and target framework).</summary>
+    internal static string ServerDll()
     {
         var testDir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
         var configuration = testDir.Parent!.Name; // bin/<Configuration>/net10.0
@@ -97,7 +98,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         return dll;
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port free right now.</summary>
+    internal static int FreePort()
     {
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();

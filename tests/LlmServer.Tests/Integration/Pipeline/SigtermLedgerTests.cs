@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.External;
 using LlmServer.External.Operations;
 using LlmServer.FakeUpstream;
+using LlmServer.Tests.Infrastructure;
 
 namespace LlmServer.Tests.Integration.Pipeline;
 
@@ -19,25 +19,6 @@ public sealed class SigtermLedgerTests
 {
     private const int Requests = 24;
 
-    private static string ServerDll()
-    {
-        var testDir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        var configuration = testDir.Parent!.Name; // bin/<Configuration>/net10.0
-        var root = testDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "LlmServer.sln"))) root = root.Parent;
-        Assert.That(root, Is.Not.Null, "repository root (LlmServer.sln) not found above the test directory");
-        var dll = Path.Combine(root!.FullName, "src", "LlmServer.Api", "bin", configuration, testDir.Name, "LlmServer.Api.dll");
-        Assert.That(File.Exists(dll), Is.True, $"the built server is missing: {dll}");
-        return dll;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     [Test]
     public async Task Sigterm_UnderLoad_LosesNoLedgerRow()
     {
@@ -47,8 +28,8 @@ public sealed class SigtermLedgerTests
         fake.ChunkDelay = TimeSpan.FromMilliseconds(40);
         var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-sigterm-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);
-        var port = FreePort();
-        var dll = ServerDll();
+        var port = ServerProcess.FreePort();
+        var dll = ServerProcess.ServerDll();
         var start = new ProcessStartInfo("dotnet")
         {
             // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
