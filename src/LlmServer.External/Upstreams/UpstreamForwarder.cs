@@ -171,11 +171,14 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         return _uris.GetOrAdd((upstream.Name, request.Path), static (_, a) => new Uri(a.BaseUrl + "/" + a.Path), (upstream.BaseUrl, request.Path));
     }
 
-    private async ValueTask<UpstreamResult> SendOnceAsync(SendState s)
+    // NOTE: without a tracer provider the attempt goes straight to the send, with no extra async frame to allocate.
+    private ValueTask<UpstreamResult> SendOnceAsync(SendState s) =>
+        _telemetry is not null && LlmServerTelemetry.Enabled ? SendTracedAsync(_telemetry, s) : SendOnceCoreAsync(s);
+
+    private async ValueTask<UpstreamResult> SendTracedAsync(LlmServerTelemetry telemetry, SendState s)
     {
-        if (_telemetry is null || !LlmServerTelemetry.Enabled) return await SendOnceCoreAsync(s).ConfigureAwait(false);
         var d = s.Current!;
-        var span = _telemetry.StartAttempt(LlmServerTelemetry.OperationOf(s.Request.Path), d.Kind, d.Upstream.Name, s.Route.Model.Name, UriFor(d.Upstream, s.Request));
+        var span = telemetry.StartAttempt(LlmServerTelemetry.OperationOf(s.Request.Path), d.Kind, d.Upstream.Name, s.Route.Model.Name, UriFor(d.Upstream, s.Request));
         var result = await SendOnceCoreAsync(s).ConfigureAwait(false);
         if (result.Outcome is UpstreamOutcome.Ok or UpstreamOutcome.ClientError) LlmServerTelemetry.HoldAttempt(span, result.UpstreamStatus);
         else LlmServerTelemetry.EndAttempt(span, result.UpstreamStatus, result.Outcome.ToString());

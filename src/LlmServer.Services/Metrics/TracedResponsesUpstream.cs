@@ -21,11 +21,19 @@ public sealed class TracedResponsesUpstream(IResponsesUpstream inner, LlmServerT
     /// <inheritdoc />
     public bool HasServerKey => inner.HasServerKey;
 
+    // NOTE: without a tracer provider each call goes straight to the inner client, with no wrapper state machine.
+
     /// <inheritdoc />
-    public async Task<UpstreamResult> CreateAsync(UpstreamRequest request, CancellationToken cancellationToken)
+    public Task<UpstreamResult> CreateAsync(UpstreamRequest request, CancellationToken cancellationToken) =>
+        LlmServerTelemetry.Enabled ? CreateTracedAsync(request, cancellationToken) : inner.CreateAsync(request, cancellationToken);
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<UpstreamStreamEvent> StreamAsync(UpstreamRequest request, CancellationToken cancellationToken) =>
+        LlmServerTelemetry.Enabled ? StreamTracedAsync(request, cancellationToken) : inner.StreamAsync(request, cancellationToken);
+
+    private async Task<UpstreamResult> CreateTracedAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
         var span = telemetry.StartAttempt("chat", "openai", "openai", request.Model, null);
-        if (span is null) return await inner.CreateAsync(request, cancellationToken).ConfigureAwait(false);
         try
         {
             var result = await inner.CreateAsync(request, cancellationToken).ConfigureAwait(false);
@@ -39,8 +47,7 @@ public sealed class TracedResponsesUpstream(IResponsesUpstream inner, LlmServerT
         }
     }
 
-    /// <inheritdoc />
-    public async IAsyncEnumerable<UpstreamStreamEvent> StreamAsync(UpstreamRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<UpstreamStreamEvent> StreamTracedAsync(UpstreamRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var span = telemetry.StartAttempt("chat", "openai", "openai", request.Model, null);
         var ended = false;
