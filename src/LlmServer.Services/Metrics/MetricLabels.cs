@@ -20,7 +20,7 @@ public sealed class MetricLabels
     public const string OtherRoute = "other";
 
     /// <summary>Names learned from successful answers (not from the router's table) kept as their own label.</summary>
-    public const int MaxLearnedModels = 200;
+    public const int MaxLearnedModels = 50;
 
     private readonly IModelRouter? _router;
     // NOTE: only names that earned a label are kept, so the cache is bounded by the table plus MaxLearnedModels;

@@ -196,6 +196,30 @@ public sealed class MetricsCardinalityTests
         });
     }
 
+    [Test]
+    public async Task MadeUpModelsThatTheUpstreamAccepts_GetOwnSeriesOnlyUpToTheCap()
+    {
+        // NOTE: the session chat API sends any model name to its upstream, and the fake upstream accepts them all.
+        await using var host = await GatewayHost.StartAsync(s =>
+        {
+            s["LlmServer:OpenAi:ApiKey"] = "sk-server-cardinality";
+            s["LlmServer:OpenAi:BaseUrl"] = s["LlmServer:Gateway:Upstreams:0:BaseUrl"];
+        }, realLedger: true);
+        using var http = host.Client();
+        const int names = MetricLabels.MaxLearnedModels + 40;
+        for (var i = 0; i < names; i++)
+        {
+            using var r = await http.PostAsJsonAsync("/api/v1/chat", new { user_prompt = "hi", model = $"accepted-model-{i}" });
+            Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+
+        var text = await WaitForAsync(http, t => Exposition.Lines(t, "llmserver_requests_total", ("route", "api_chat")).Sum(Exposition.SampleValue) >= names);
+
+        var series = Exposition.Lines(text, "llmserver_requests_total", ("route", "api_chat"));
+        Assert.That(series, Has.Count.EqualTo(MetricLabels.MaxLearnedModels + 1), "the learned names plus unknown");
+        Assert.That(Exposition.Value(text, "llmserver_requests_total", ("route", "api_chat"), ("model", "unknown")), Is.EqualTo(names - MetricLabels.MaxLearnedModels));
+    }
+
     private static async Task<string> WaitForAsync(HttpClient http, Func<string, bool> done)
     {
         // NOTE: usage rows reach the metrics as each response completes; poll a bounded number of scrapes.
