@@ -43,28 +43,10 @@ internal sealed class ServerProcess : IAsyncDisposable
     /// <summary>Starts the server with <paramref name="environment"/> on top of a clean environment and waits for /health.</summary>
     public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
     {
-        var dll = ServerDll();
         var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-proc-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot, nlog.config).
-            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS", "OTEL_EXPORTER_OTLP_ENDPOINT" })
-        {
-            start.Environment.Remove(name);
-        }
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
-        foreach (var (k, v) in environment) start.Environment[k] = v;
+        var start = StartInfo(port, dataDir, environment);
         var server = new ServerProcess(Process.Start(start)!, port, dataDir);
         using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
         for (var i = 0; i < 300; i++)
@@ -83,6 +65,34 @@ internal sealed class ServerProcess : IAsyncDisposable
         var output = server.Output;
         await server.DisposeAsync();
         throw new AssertionException("the server did not start:\n" + output);
+    }
+
+    /// <summary>
+    /// How to start the built server on <paramref name="port"/> with its data in <paramref name="dataDir"/>: the
+    /// settings of this machine that would change its behaviour are removed, then <paramref name="environment"/> applies.
+    /// </summary>
+    internal static ProcessStartInfo StartInfo(int port, string dataDir, IReadOnlyDictionary<string, string> environment)
+    {
+        var dll = ServerDll();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot, nlog.config).
+            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS", "OTEL_EXPORTER_OTLP_ENDPOINT" })
+        {
+            start.Environment.Remove(name);
+        }
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        return start;
     }
 
     /// <summary>The built server next to this test build (same configuration and target framework).</summary>

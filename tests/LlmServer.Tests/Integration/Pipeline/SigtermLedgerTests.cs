@@ -29,26 +29,14 @@ public sealed class SigtermLedgerTests
         var dataDir = Path.Combine(Path.GetTempPath(), "llmserver-sigterm-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);
         var port = ServerProcess.FreePort();
-        var dll = ServerProcess.ServerDll();
-        var start = new ProcessStartInfo("dotnet")
+        var start = ServerProcess.StartInfo(port, dataDir, new Dictionary<string, string>
         {
-            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
-            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS" }) start.Environment.Remove(name);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
-        start.Environment["OPENAI_BASE_URL"] = fake.V1Url;
-        start.Environment["OPENAI_API_KEY"] = "sk-server-sigterm";
-        start.Environment["ANTHROPIC_BASE_URL"] = fake.BaseUrl;
-        start.Environment["ANTHROPIC_API_KEY"] = "sk-ant-sigterm";
-        start.Environment["LOG_LEVEL"] = "Warning";
+            ["OPENAI_BASE_URL"] = fake.V1Url,
+            ["OPENAI_API_KEY"] = "sk-server-sigterm",
+            ["ANTHROPIC_BASE_URL"] = fake.BaseUrl,
+            ["ANTHROPIC_API_KEY"] = "sk-ant-sigterm",
+            ["LOG_LEVEL"] = "Warning",
+        });
 
         using var server = Process.Start(start)!;
         var output = new StringBuilder();
