@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmServer.Api.Chat;
+using LlmServer.Api.Telemetry;
 using NLog.Web;
 
 namespace LlmServer.Api;
@@ -45,6 +46,7 @@ public static class DependencyInjection
         services.AddAnthropicApi(configuration);
 
         // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
+        services.AddLlmServerTelemetry(configuration);
 
         return services;
     }
@@ -52,6 +54,7 @@ public static class DependencyInjection
     /// <summary>The request pipeline and endpoint mapping.</summary>
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
+        Logging.RedactSecretsWrapper.UseScanner(app.Services.GetRequiredService<LlmServer.Services.Masking.Detection.SensitiveDataScanner>());
         // NOTE: first, so every request is counted while it runs: on shutdown the ledger's last flush waits for them.
         var inFlight = app.Services.GetRequiredService<Services.Operations.InFlightRequests>();
         app.Use(async (context, next) =>
@@ -86,6 +89,7 @@ public static class DependencyInjection
 
         // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
         Operations.DashboardEndpoints.UseDashboard(app);
+        app.MapLlmServerMetrics();
 
         app.MapControllers();
         return app;

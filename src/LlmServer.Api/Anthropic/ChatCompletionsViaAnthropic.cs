@@ -48,13 +48,15 @@ public sealed partial class ChatCompletionsViaAnthropic(
 
         using var call = new UpstreamCall(context.RequestAborted, TimeSpan.FromSeconds(options.TimeoutSeconds > 0 ? options.TimeoutSeconds : 120));
         HttpResponseMessage response;
+        var span = Telemetry.UpstreamSpans.Start(context, upstream, message);
         try
         {
             call.Arm();
-            response = await clients.For(upstream.BaseUrl).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, call.Token);
+            response = Telemetry.UpstreamSpans.Answered(span, await clients.For(upstream.BaseUrl).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, call.Token));
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
+            Telemetry.UpstreamSpans.Failed(span, call.TimedOut);
             if (context.RequestAborted.IsCancellationRequested) return;
             LogSendFailed(logger, upstream.Name, call.TimedOut);
             await WriteErrorAsync(context, call.TimedOut ? 504 : 502, "server_error",

@@ -597,13 +597,14 @@ public sealed partial class MessagesProxy(
 
     private async Task<HttpResponseMessage?> SendAsync(HttpContext context, MessagesUpstream upstream, HttpRequestMessage request, UpstreamCall call)
     {
+        var span = Telemetry.UpstreamSpans.Start(context, upstream, request);
         try
         {
             call.Arm();
             var sent = Stopwatch.GetTimestamp();
             try
             {
-                return await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token);
+                return Telemetry.UpstreamSpans.Answered(span, await clients.For(upstream.BaseUrl).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, call.Token));
             }
             finally
             {
@@ -612,6 +613,7 @@ public sealed partial class MessagesProxy(
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
+            Telemetry.UpstreamSpans.Failed(span, call.TimedOut);
             if (context.RequestAborted.IsCancellationRequested) return null;
             LogSendFailed(logger, upstream.Name, call.TimedOut, e.GetType().Name);
             await WriteFailureAsync(context, upstream, call.TimedOut);

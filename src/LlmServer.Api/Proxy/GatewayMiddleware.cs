@@ -82,7 +82,7 @@ internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticat
         _ => null,
     };
 
-    private static string? PresentedKey(IHeaderDictionary headers)
+    internal static string? PresentedKey(IHeaderDictionary headers)
     {
         var auth = headers.Authorization;
         if (auth.Count > 0)

@@ -16,16 +16,18 @@ public sealed partial class ChannelUsageSink : IUsageSink
 {
     private readonly Channel<UsageRecord> _channel;
     private readonly LlmServerMetrics _metrics;
+    private readonly LlmServerTelemetry? _telemetry;
     private readonly ILogger<ChannelUsageSink> _logger;
     private readonly bool _logBodies;
 
     private readonly CancellationToken _stopping;
 
     public ChannelUsageSink(IOptions<OperationsOptions> options, LlmServerMetrics metrics, ILogger<ChannelUsageSink> logger,
-        IHostApplicationLifetime? lifetime = null)
+        IHostApplicationLifetime? lifetime = null, LlmServerTelemetry? telemetry = null)
     {
         _stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
         _metrics = metrics;
+        _telemetry = telemetry;
         _logger = logger;
         _logBodies = options.Value.LogBodies;
         _channel = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(Math.Max(1, options.Value.Ledger.QueueCapacity))
@@ -60,6 +62,7 @@ public sealed partial class ChannelUsageSink : IUsageSink
         try
         {
             _metrics.RecordUsage(record);
+            _telemetry?.RecordExchange(record);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

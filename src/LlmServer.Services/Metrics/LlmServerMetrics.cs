@@ -7,6 +7,7 @@ namespace LlmServer.Services.Metrics;
 /// The "LlmServer" meter and every instrument other areas record into. One singleton per host
 /// (created through <see cref="IMeterFactory"/>, so two hosts in one process never mix their numbers).
 /// Request, token and cost counters are fed from usage rows by the ledger sink, so each surface is counted once.
+/// Label values go through <see cref="MetricLabels"/>, so what clients send never becomes a series of its own.
 /// </summary>
 public sealed class LlmServerMetrics : IDisposable
 {
@@ -16,6 +17,7 @@ public sealed class LlmServerMetrics : IDisposable
     public static readonly double[] LatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
     private readonly Meter _meter;
+    private readonly MetricLabels _labels;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _requestDuration;
     private readonly Histogram<double> _upstreamDuration;
@@ -32,8 +34,9 @@ public sealed class LlmServerMetrics : IDisposable
     private Func<int>? _ledgerDepth;
     private readonly List<Func<IEnumerable<KeyValuePair<string, int>>>> _circuitSources = [];
 
-    public LlmServerMetrics(IMeterFactory meterFactory)
+    public LlmServerMetrics(IMeterFactory meterFactory, MetricLabels? labels = null)
     {
+        _labels = labels ?? new MetricLabels();
         _meter = meterFactory.Create(MeterName);
         _requests = _meter.CreateCounter<long>("llmserver_requests", description: "Requests served, by route, model and HTTP status.");
         _requestDuration = _meter.CreateHistogram<double>("llmserver_request_duration_seconds", "s", "Request latency as the client saw it.",
@@ -43,7 +46,8 @@ public sealed class LlmServerMetrics : IDisposable
         _overhead = _meter.CreateHistogram<double>("llmserver_gateway_overhead_seconds", "s", "Time spent in LlmServer itself (request latency minus upstream time).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
         _tokens = _meter.CreateCounter<long>("llmserver_tokens", description: "Tokens by type (input, cached, output, reasoning) and model.");
-        _cost = _meter.CreateCounter<double>("llmserver_cost_usd", "USD", "Cost in USD by model.");
+        // NOTE: "{USD}" (a UCUM annotation) rather than "USD", which the Prometheus exporter would append to the name.
+        _cost = _meter.CreateCounter<double>("llmserver_cost_usd", "{USD}", "Cost in USD by model.");
         _retries = _meter.CreateCounter<long>("llmserver_upstream_retries", description: "Upstream call retries.");
         _masked = _meter.CreateCounter<long>("llmserver_masked_values", description: "Values masked, by detector type.");
         _rateLimited = _meter.CreateCounter<long>("llmserver_rate_limited", description: "Requests refused by a rate limit, by reason (rpm, tpm, concurrency).");
@@ -61,15 +65,19 @@ public sealed class LlmServerMetrics : IDisposable
     /// <summary>The meter (for collectors that filter by it).</summary>
     public Meter Meter => _meter;
 
+    /// <summary>The bounded label values this host uses (spans use the same model labels).</summary>
+    public MetricLabels Labels => _labels;
+
     /// <summary>Counts a finished request from its usage row: requests, latencies, tokens, cost, masking.</summary>
     public void RecordUsage(UsageRecord record)
     {
-        var model = record.Model ?? "unknown";
-        _requests.Add(1, new("route", record.Route), new("model", model), new("status", StatusText(record.Status)));
-        _requestDuration.Record(record.LatencyMs / 1000.0, new("route", record.Route), new("model", model));
+        var model = _labels.Model(record.Model, record.Status);
+        var route = MetricLabels.Route(record.Route);
+        _requests.Add(1, new("route", route), new("model", model), new("status", MetricLabels.Status(record.Status)));
+        _requestDuration.Record(record.LatencyMs / 1000.0, new("route", route), new("model", model));
         if (record.OverheadMs > 0)
         {
-            _overhead.Record(record.OverheadMs / 1000.0, new KeyValuePair<string, object?>("route", record.Route));
+            _overhead.Record(record.OverheadMs / 1000.0, new KeyValuePair<string, object?>("route", route));
         }
         AddTokens("input", record.InputTokens, model);
         AddTokens("cached", record.CachedTokens, model);
@@ -90,7 +98,7 @@ public sealed class LlmServerMetrics : IDisposable
 
     /// <summary>Records one upstream call's latency.</summary>
     public void RecordUpstream(string upstream, string? model, TimeSpan elapsed, int status) =>
-        _upstreamDuration.Record(elapsed.TotalSeconds, new("upstream", upstream), new("model", model ?? "unknown"), new("status", StatusText(status)));
+        _upstreamDuration.Record(elapsed.TotalSeconds, new("upstream", upstream), new("model", _labels.KnownModel(model)), new("status", MetricLabels.Status(status)));
 
     /// <summary>Counts an upstream retry.</summary>
     public void RecordRetry(string upstream) => _retries.Add(1, new KeyValuePair<string, object?>("upstream", upstream));
@@ -155,10 +163,6 @@ public sealed class LlmServerMetrics : IDisposable
             _tokens.Add(count, new("type", type), new("model", model));
         }
     }
-
-    private static readonly string[] s_statusTexts = Enumerable.Range(0, 600).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-
-    private static string StatusText(int status) => (uint)status < s_statusTexts.Length ? s_statusTexts[status] : status.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void Dispose() => _meter.Dispose();
 }

@@ -5,7 +5,6 @@ using LlmServer.Services.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
 
 namespace LlmServer.Services.Operations;
 
@@ -27,13 +26,13 @@ public static class OperationsServiceCollectionExtensions
                 "LlmServer:Operations:RateLimits:Backend must be auto, local, redis or postgres.")
             .ValidateOnStart();
         services.AddMetrics();
+        services.TryAddSingleton<MetricLabels>();
         services.TryAddSingleton<LlmServerMetrics>();
-        services.TryAddSingleton<PrometheusCollector>();
-        services.Insert(0, ServiceDescriptor.Singleton<IHostedService, PrometheusCollectorStarter>());
+        services.TryAddSingleton<LlmServerTelemetry>();
 
         // Shutdown: the host drains running requests for DrainSeconds, then cancels them; the ledger waits for them.
         services.AddOptions<ShutdownOptions>().BindConfiguration(ShutdownOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(
+        services.AddOptions<Microsoft.Extensions.Hosting.HostOptions>().Configure<Microsoft.Extensions.Options.IOptions<ShutdownOptions>>(
             (host, shutdown) => host.ShutdownTimeout = TimeSpan.FromSeconds(shutdown.Value.DrainSeconds));
         services.TryAddSingleton<InFlightRequests>();
 

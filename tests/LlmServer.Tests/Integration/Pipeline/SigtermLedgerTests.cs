@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.External;
 using LlmServer.External.Operations;
 using LlmServer.FakeUpstream;
+using LlmServer.Tests.Infrastructure;
 
 namespace LlmServer.Tests.Integration.Pipeline;
 
@@ -19,25 +19,6 @@ public sealed class SigtermLedgerTests
 {
     private const int Requests = 24;
 
-    private static string ServerDll()
-    {
-        var testDir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
-        var configuration = testDir.Parent!.Name; // bin/<Configuration>/net10.0
-        var root = testDir;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "LlmServer.sln"))) root = root.Parent;
-        Assert.That(root, Is.Not.Null, "repository root (LlmServer.sln) not found above the test directory");
-        var dll = Path.Combine(root!.FullName, "src", "LlmServer.Api", "bin", configuration, testDir.Name, "LlmServer.Api.dll");
-        Assert.That(File.Exists(dll), Is.True, $"the built server is missing: {dll}");
-        return dll;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     [Test]
     public async Task Sigterm_UnderLoad_LosesNoLedgerRow()
     {
@@ -46,7 +27,7 @@ public sealed class SigtermLedgerTests
         fake.ChunkSize = 4;
         fake.ChunkDelay = TimeSpan.FromMilliseconds(40);
         var dataDir = NewDataDir();
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         var (server, output) = StartServer(fake, dataDir, port);
         using var serverProcess = server;
         try
@@ -117,7 +98,7 @@ public sealed class SigtermLedgerTests
         fake.ChunkSize = 2;
         fake.ChunkDelay = TimeSpan.FromMilliseconds(250);
         var dataDir = NewDataDir();
-        var port = FreePort();
+        var port = ServerProcess.FreePort();
         var (server, output) = StartServer(fake, dataDir, port,
             new Dictionary<string, string> { ["LlmServer__Shutdown__DrainSeconds"] = "2" });
         using var serverProcess = server;
@@ -187,32 +168,19 @@ public sealed class SigtermLedgerTests
         return dataDir;
     }
 
-    /// <summary>The published server as a child process on <paramref name="port"/>, upstreams on the fake.</summary>
+    /// <summary>The built server as a child process on <paramref name="port"/>, upstreams on the fake.</summary>
     private static (Process Server, StringBuilder Output) StartServer(FakeUpstreamServer fake, string dataDir, int port, IDictionary<string, string>? environment = null)
     {
-        var dll = ServerDll();
-        var start = new ProcessStartInfo("dotnet")
+        var settings = new Dictionary<string, string>
         {
-            // NOTE: the project directory is the content root, as with `dotnet run` (appsettings.json, wwwroot).
-            WorkingDirectory = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(dll)!, "..", "..", "..")),
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
+            ["OPENAI_BASE_URL"] = fake.V1Url,
+            ["OPENAI_API_KEY"] = "sk-server-sigterm",
+            ["ANTHROPIC_BASE_URL"] = fake.BaseUrl,
+            ["ANTHROPIC_API_KEY"] = "sk-ant-sigterm",
+            ["LOG_LEVEL"] = "Warning",
         };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        foreach (var name in new[] { "LLMSERVER_MASTER_KEY", "LLMSERVER_DB", "REDIS_URL", "LLMSERVER_MASKING", "VLLM_BASE_URL", "ASPNETCORE_URLS" }) start.Environment.Remove(name);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["LLMSERVER_DATA_DIR"] = dataDir;
-        start.Environment["OPENAI_BASE_URL"] = fake.V1Url;
-        start.Environment["OPENAI_API_KEY"] = "sk-server-sigterm";
-        start.Environment["ANTHROPIC_BASE_URL"] = fake.BaseUrl;
-        start.Environment["ANTHROPIC_API_KEY"] = "sk-ant-sigterm";
-        start.Environment["LOG_LEVEL"] = "Warning";
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) start.Environment[k] = v;
-
-        var server = Process.Start(start)!;
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) settings[k] = v;
+        var server = Process.Start(ServerProcess.StartInfo(port, dataDir, settings))!;
         var output = new StringBuilder();
         server.OutputDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
         server.ErrorDataReceived += (_, e) => { lock (output) output.AppendLine(e.Data); };
