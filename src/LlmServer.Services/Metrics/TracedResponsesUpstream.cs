@@ -21,6 +21,9 @@ public sealed class TracedResponsesUpstream(IResponsesUpstream inner, LlmServerT
     /// <inheritdoc />
     public bool HasServerKey => inner.HasServerKey;
 
+    /// <inheritdoc />
+    public string Name => inner.Name;
+
     // NOTE: without a tracer provider each call goes straight to the inner client, with no wrapper state machine.
 
     /// <inheritdoc />
@@ -33,7 +36,7 @@ public sealed class TracedResponsesUpstream(IResponsesUpstream inner, LlmServerT
 
     private async Task<UpstreamResult> CreateTracedAsync(UpstreamRequest request, CancellationToken cancellationToken)
     {
-        var span = telemetry.StartAttempt("chat", "openai", "openai", request.Model, null);
+        var span = telemetry.StartAttempt("chat", inner.Name == "azure" ? "azure_openai" : "openai", inner.Name, request.Model, null);
         try
         {
             var result = await inner.CreateAsync(request, cancellationToken).ConfigureAwait(false);
@@ -49,7 +52,7 @@ public sealed class TracedResponsesUpstream(IResponsesUpstream inner, LlmServerT
 
     private async IAsyncEnumerable<UpstreamStreamEvent> StreamTracedAsync(UpstreamRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var span = telemetry.StartAttempt("chat", "openai", "openai", request.Model, null);
+        var span = telemetry.StartAttempt("chat", inner.Name == "azure" ? "azure_openai" : "openai", inner.Name, request.Model, null);
         var ended = false;
         try
         {
