@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmServer.Api.Chat;
+using LlmServer.Api.Errors;
 using NLog.Web;
 
 namespace LlmServer.Api;
@@ -35,6 +36,8 @@ public static class DependencyInjection
         services.AddControllers()
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
+        services.AddDialectErrorHandling();
+
         // --- session chat API (issue 2) ---
         services.AddSessionChatApi();
 
@@ -52,6 +55,8 @@ public static class DependencyInjection
     /// <summary>The request pipeline and endpoint mapping.</summary>
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
+        app.UseDialectErrorHandling();
+
         // --- session chat API (issue 2) ---
         app.UseSessionChatApi();
 

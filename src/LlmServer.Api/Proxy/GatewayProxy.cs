@@ -10,6 +10,7 @@ using LlmServer.External.Upstreams;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;
+using LlmServer.Services.Anthropic;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 using Microsoft.AspNetCore.Http.Features;
@@ -145,8 +146,14 @@ internal sealed partial class GatewayProxy(
                     x.Masking = masking.Begin(maskingRoute, policy, sessionId, caller.LedgerKeyId);
                     try
                     {
-                        parsed = JsonNode.Parse(body.Span) as JsonObject;
+                        parsed = JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
                         if (parsed is not null) await x.Masking.MaskJsonBodyAsync(parsed, ctx.RequestAborted);
+                    }
+                    catch (JsonException) when (parsed is null)
+                    {
+                        // NOTE: the scan passed, so only a key repeated in another spelling (an escape) is left to refuse here.
+                        await FailAsync(x, 400, "The request body repeats a key (spelled with different escapes); send each key once.", "invalid_json", "invalid_request_error");
+                        return;
                     }
                     catch (MaskingBlockedException e)
                     {
@@ -173,7 +180,12 @@ internal sealed partial class GatewayProxy(
 
                 if (route == GatewayRoute.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
                 {
-                    parsed ??= JsonNode.Parse(body.Span) as JsonObject;
+                    parsed ??= JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
+                    if (RequestShapes.CheckChat(parsed!) is { } wrongKind)
+                    {
+                        await FailAsync(x, 400, wrongKind, "invalid_type", "invalid_request_error");
+                        return;
+                    }
                     await ViaAnthropicAsync(x, parsed!, modelRoute.At(0), scan, turn);
                 }
                 else

@@ -105,6 +105,6 @@ public static class MessagesRequestValidator
         {
             return "stream: Input should be a valid boolean.";
         }
-        return null;
+        return RequestShapes.CheckMessages(o);
     }
 }
