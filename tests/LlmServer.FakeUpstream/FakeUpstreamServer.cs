@@ -211,7 +211,15 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
                 return;
         }
 
-        await next(ctx);
+        try
+        {
+            await next(ctx);
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted && e is not OperationCanceledException)
+        {
+            // NOTE: like a real provider, a body of the wrong shape is the caller's 400, not a crash of the upstream.
+            await WriteErrorAsync(ctx, 400, anthropic, "invalid_request_error", "The fake upstream could not read this request: " + e.GetType().Name, null);
+        }
         ctx.Items["completed"] = true;
     }
 

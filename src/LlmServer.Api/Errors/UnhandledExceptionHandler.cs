@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace LlmServer.Api.Errors;
@@ -31,15 +30,33 @@ internal sealed partial class UnhandledExceptionHandler(UnhandledErrorMetrics me
             return true;
         }
         var route = RouteLabel.Of(context.Request.Path);
-        var traceId = Activity.Current?.TraceId.ToString() ?? context.TraceIdentifier;
+        // NOTE: the same id the session API's body carries as trace_id, so the answer leads to the log line.
+        var traceId = context.TraceIdentifier;
         metrics.Count(route);
         // NOTE: only the exception type and the throwing method: exception messages can quote the request body.
-        var site = exception.TargetSite is { } m ? m.DeclaringType?.Name + "." + m.Name : "-";
+        var site = Site(exception);
         LogUnhandled(logger, exception.GetType().Name, site, route, traceId);
         context.Response.Clear();
         await ApiErrorWriter.WriteAsync(context, StatusCodes.Status500InternalServerError, "internal_error",
             ApiErrorWriter.Localize(context, "internal_error", "The server failed to process the request (trace id " + traceId + ").", [traceId]));
         return true;
+    }
+
+    /// <summary>The innermost frame in the server's own code (type and method names only), else the throwing method.</summary>
+    private static string Site(Exception exception)
+    {
+        foreach (var frame in new System.Diagnostics.StackTrace(exception, fNeedFileInfo: false).GetFrames())
+        {
+            var type = frame.GetMethod()?.DeclaringType;
+            // NOTE: async methods run in a compiler-generated state machine nested in the type that declares them.
+            var owner = type?.DeclaringType is { } outer && type.Name.StartsWith('<') ? outer : type;
+            if (owner?.Namespace?.StartsWith("LlmServer", StringComparison.Ordinal) == true)
+            {
+                var method = type!.Name.StartsWith('<') ? type.Name[1..type.Name.IndexOf('>', StringComparison.Ordinal)] : frame.GetMethod()!.Name;
+                return owner.Name + "." + method;
+            }
+        }
+        return exception.TargetSite is { } m ? m.DeclaringType?.Name + "." + m.Name : "-";
     }
 
     [LoggerMessage(EventId = 2290, Level = LogLevel.Error, Message = "Unhandled {ExceptionType} at {Site} on route {Route}, trace id {TraceId}")]

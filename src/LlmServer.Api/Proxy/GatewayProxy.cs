@@ -80,20 +80,24 @@ internal sealed partial class GatewayProxy(
                     return;
                 }
             }
-            SessionMemory.Turn? turn = null;
-            if (route == GatewayRoute.ChatCompletions && sessionId is not null)
-            {
-                // NOTE: history holds restored text; it is masked again below with the rest of the body.
-                var (withHistory, pending) = await sessions.PrepareAsync(sessionId, body, ctx.RequestAborted);
-                if (withHistory is not null) body = withHistory;
-                turn = pending;
-            }
-
+            // NOTE: the client's body is checked before anything (session history included) reads values out of it.
             var scan = RequestScan.Run(body.Span);
             if (scan.Error is not null)
             {
                 await RejectAsync(ctx, feature, route, scan.Model, 400, scan.Error, scan.ErrorParam, null);
                 return;
+            }
+            SessionMemory.Turn? turn = null;
+            if (route == GatewayRoute.ChatCompletions && sessionId is not null)
+            {
+                // NOTE: history holds restored text; it is masked again below with the rest of the body.
+                var (withHistory, pending) = await sessions.PrepareAsync(sessionId, body, ctx.RequestAborted);
+                if (withHistory is not null)
+                {
+                    body = withHistory;
+                    scan = RequestScan.Run(body.Span);
+                }
+                turn = pending;
             }
             if (router.Upstreams.Count == 0)
             {

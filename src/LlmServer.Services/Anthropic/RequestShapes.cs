@@ -64,6 +64,7 @@ public static class RequestShapes
     {
         var p = Field(body, "messages", Arr) ?? Field(body, "tools", Arr) ?? Field(body, "temperature", Num) ?? Field(body, "top_p", Num)
             ?? Field(body, "top_k", Int) ?? Field(body, "n", Int) ?? Field(body, "user", Str) ?? Field(body, "parallel_tool_calls", Bool)
+            ?? Field(body, "stream", Bool) ?? Field(body, "stream_options", Obj)
             ?? MaxTokens(body, "max_tokens") ?? MaxTokens(body, "max_completion_tokens");
         if (p is not null) return p;
         if (body["tool_choice"] is JsonNode choice && choice.GetValueKind() != JsonValueKind.String)
