@@ -32,7 +32,10 @@ internal static partial class JsonErrorText
         {
             return $"'{field ?? "the request body"}': expected {Kind(converted.Groups[1].Value)}.";
         }
-        var plain = TypeName().Replace(Position().Replace(text, ""), "a value").Trim();
+        var at = Where().Match(text) is { Success: true } w
+            ? string.Create(CultureInfo.InvariantCulture, $" (line {long.Parse(w.Groups[1].Value, CultureInfo.InvariantCulture) + 1}, byte {long.Parse(w.Groups[2].Value, CultureInfo.InvariantCulture) + 1})")
+            : "";
+        var plain = TypeName().Replace(Position().Replace(text, ""), "a value").Trim().TrimEnd('.') + at + ".";
         return field is null || plain.Contains(field, StringComparison.Ordinal) ? plain : $"{field}: {plain}";
     }
 
@@ -62,6 +65,9 @@ internal static partial class JsonErrorText
 
     [GeneratedRegex(@"\s*(Path:.*|\| LineNumber:.*)$")]
     private static partial Regex Position();
+
+    [GeneratedRegex(@"LineNumber: (\d+) \| BytePositionInLine: (\d+)")]
+    private static partial Regex Where();
 
     [GeneratedRegex(@"'?System\.[\w.`\[\],]+'?")]
     private static partial Regex TypeName();

@@ -65,7 +65,7 @@ internal sealed partial class GatewayProxy(
         {
             if (length > max)
             {
-                await RejectAsync(ctx, feature, route, null, 413, $"The request body exceeds {max} bytes.", null, "request_too_large");
+                await RejectAsync(ctx, feature, route, null, 413, $"The request body exceeds the limit of {max} bytes.", null, "payload_too_large");
                 return;
             }
             ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);

@@ -2,13 +2,9 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.FakeUpstream;
-using LlmServer.Services.Accounting;
-using LlmServer.Tests.Infrastructure;
+using LlmServer.Tests.Integration.Gateway;
 using LlmServer.Tests.Integration.Pipeline;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmServer.Tests.Integration.BadInput;
 
@@ -21,76 +17,36 @@ public enum Dialect
 }
 
 /// <summary>
-/// The real server on a Kestrel loopback port with every surface wired to one healthy fake upstream:
-/// gpt-4o-mini / text-embedding-3-small / fake-vllm-model on an openai_compatible upstream (fake-vllm-model is
-/// translated on /v1/messages), claude-sonnet-4-5 on the implicit Anthropic upstream (passthrough on /v1/messages,
-/// translated on /v1/chat/completions), the session chat API on the fake's Responses API. Master key on; ledger
-/// rows captured in memory.
+/// The gateway test host (<see cref="GatewayHost"/>) with every surface wired to its one healthy fake upstream:
+/// gpt-4o-mini / text-embedding-3-small on an openai_compatible upstream, house-model translated on /v1/messages,
+/// claude-sonnet-4-5 on the implicit Anthropic upstream (passthrough on /v1/messages, translated on
+/// /v1/chat/completions), the session chat API on the fake's Responses API. Master key on; ledger rows captured.
 /// </summary>
 internal sealed class BadInputHost : IAsyncDisposable
 {
     public const string Master = PipelineTestKit.Master;
     public const string Claude = PipelineTestKit.ClaudeModel;
-    public const string Translated = PipelineTestKit.VllmModel;
+    public const string Translated = "house-model";
 
-    private BadInputHost(FakeUpstreamServer fake, LlmServerApp app, WebApplicationFactory<Program> factory)
-    {
-        Fake = fake;
-        App = app;
-        Factory = factory;
-    }
+    private BadInputHost(GatewayHost gateway) => Gateway = gateway;
 
-    public FakeUpstreamServer Fake { get; }
-    public LlmServerApp App { get; }
-    public WebApplicationFactory<Program> Factory { get; }
-    public CapturingSink Ledger { get; } = new();
-    public Uri BaseAddress { get; private set; } = null!;
+    public GatewayHost Gateway { get; }
+    public FakeUpstreamServer Fake => Gateway.Fake;
+    public CapturingUsageSink Ledger => Gateway.Usage;
+    public Uri BaseAddress => Gateway.BaseAddress;
 
     public static async Task<BadInputHost> StartAsync(Action<IServiceCollection>? services = null)
     {
         var fake = await FakeUpstreamServer.StartAsync();
-        var settings = new Dictionary<string, string?>
+        var gateway = await GatewayHost.StartAsync(settings =>
         {
-            ["urls"] = "http://127.0.0.1:0",
-            ["LlmServer:Auth:MasterKey"] = Master,
-            ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream-key",
-            ["LlmServer:Anthropic:BaseUrl"] = fake.BaseUrl,
-            ["LlmServer:OpenAi:BaseUrl"] = fake.V1Url,
-            ["LlmServer:OpenAi:ApiKey"] = "sk-server-openai-key",
-            ["LlmServer:Vllm:BaseUrl"] = "",
-            ["LlmServer:Gateway:Upstreams:0:Name"] = "fake",
-            ["LlmServer:Gateway:Upstreams:0:Kind"] = "openai_compatible",
-            ["LlmServer:Gateway:Upstreams:0:BaseUrl"] = fake.V1Url,
-            ["LlmServer:Gateway:Upstreams:0:ApiKey"] = "sk-upstream",
-            ["LlmServer:Gateway:Upstreams:0:Models:0"] = "gpt-4o-mini",
-            ["LlmServer:Gateway:Upstreams:0:Models:1"] = "text-embedding-3-small",
-            ["LlmServer:Gateway:Upstreams:0:Models:2"] = Translated,
-            ["LlmServer:Gateway:Retry:BaseDelayMs"] = "10",
-            ["LlmServer:Gateway:Retry:MaxDelayMs"] = "50",
-            ["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "100000",
-        };
-        var app = new LlmServerApp(settings);
-        BadInputHost host = null!;
-        var factory = app.WithWebHostBuilder(b => b.ConfigureTestServices(s =>
-        {
-            s.RemoveAll<IUsageSink>();
-            s.AddSingleton<IUsageSink>(host.Ledger);
-            services?.Invoke(s);
-        }));
-        host = new BadInputHost(fake, app, factory);
-        try
-        {
-            factory.UseKestrel(0);
-            factory.StartServer();
-            using var probe = factory.CreateClient();
-            host.BaseAddress = probe.BaseAddress!;
-            return host;
-        }
-        catch
-        {
-            await host.DisposeAsync();
-            throw;
-        }
+            settings["LlmServer:Auth:MasterKey"] = Master;
+            settings["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream-key";
+            settings["LlmServer:Anthropic:BaseUrl"] = fake.BaseUrl;
+            settings["LlmServer:OpenAi:BaseUrl"] = fake.V1Url;
+            settings["LlmServer:OpenAi:ApiKey"] = "sk-server-openai-key";
+        }, fake, services);
+        return new BadInputHost(gateway);
     }
 
     /// <summary>A client with the master key (and anthropic-version, as Anthropic clients send it).</summary>
@@ -139,12 +95,7 @@ internal sealed class BadInputHost : IAsyncDisposable
         };
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await Factory.DisposeAsync();
-        await App.DisposeAsync();
-        await Fake.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => Gateway.DisposeAsync();
 
     /// <summary>A stream whose length is unknown, so HttpClient sends it with Transfer-Encoding: chunked.</summary>
     private sealed class UnknownLengthStream(byte[] data) : Stream

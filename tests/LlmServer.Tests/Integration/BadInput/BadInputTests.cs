@@ -182,8 +182,8 @@ public sealed class BadInputTests
         response.Dispose();
         Assert.That(status, Is.EqualTo(413), text);
         Assert.That(BadInputHost.ErrorMessage(Dialect.Session, text), Is.Not.Null, text);
-        var rows = await PipelineTestKit.RowsAsync(_host.Ledger, 1);
-        Assert.That(rows.Select(r => (r.Status, r.Route)), Does.Contain((413, "api_chat")));
+        var row = await _host.Ledger.WaitForAsync(r => r.Status == 413);
+        Assert.That(row.Route, Is.EqualTo("api_chat"));
     }
 
     [TestCase("/v1/chat/completions", "chat_completions")]
@@ -209,8 +209,9 @@ public sealed class BadInputTests
         response.Dispose();
         Assert.That(status, Is.EqualTo(413), text);
         Assert.That(BadInputHost.ErrorMessage(BadInputHost.DialectOf(path), text), Does.Contain("limit").Or.Contain("exceed"));
-        var rows = await PipelineTestKit.RowsAsync(_host.Ledger, 1);
-        Assert.That(rows.Select(r => r.Status), Does.Contain(413));
+        var error = JsonNode.Parse(text)!["error"]!;
+        Assert.That(path == "/v1/messages" ? (string?)error["type"] : (string?)error["code"], Is.EqualTo(path == "/v1/messages" ? "request_too_large" : "payload_too_large"));
+        Assert.That(await _host.Ledger.WaitForAsync(r => r.Status == 413), Is.Not.Null);
     }
 
     [TestCase("/v1/chat/completions", null, "must be JSON encoded as UTF-8")]
