@@ -33,9 +33,6 @@ internal struct RequestScan
     public string? Error;
     public string? ErrorParam;
 
-    /// <summary>Largest max_tokens accepted: budget arithmetic multiplies it by a price, and no model writes more.</summary>
-    public const long MaxTokensLimit = int.MaxValue;
-
     public static RequestScan Run(ReadOnlySpan<byte> body)
     {
         var scan = new RequestScan { ModelStart = -1, StreamOptionsStart = -1, IncludeUsageStart = -1 };
@@ -142,10 +139,10 @@ internal struct RequestScan
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.Number)
                     {
-                        if (!reader.TryGetInt64(out var max) || max > MaxTokensLimit)
+                        if (!reader.TryGetInt64(out var max) || max > Services.Anthropic.RequestShapes.MaxTokensLimit)
                         {
                             // NOTE: the budget reservation multiplies this by a price; a value past any model's output cannot be honoured anyway.
-                            scan.Error = $"Invalid '{name}': expected a whole number of tokens up to {MaxTokensLimit}.";
+                            scan.Error = $"Invalid '{name}': expected a whole number of tokens up to {Services.Anthropic.RequestShapes.MaxTokensLimit}.";
                             scan.ErrorParam = name;
                             return scan;
                         }
