@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmServer.Api.Chat;
+using LlmServer.Api.Errors;
 using LlmServer.Api.Telemetry;
 using NLog.Web;
 
@@ -36,6 +37,8 @@ public static class DependencyInjection
         services.AddControllers()
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
+        services.AddDialectErrorHandling();
+
         // --- session chat API (issue 2) ---
         services.AddSessionChatApi();
 
@@ -69,6 +72,7 @@ public static class DependencyInjection
                 inFlight.Exit();
             }
         });
+        app.UseDialectErrorHandling();
 
         // --- session chat API (issue 2) ---
         app.UseSessionChatApi();

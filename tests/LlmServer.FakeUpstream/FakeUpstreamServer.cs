@@ -206,6 +206,15 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
                 try { await Task.Delay(fault.Delay, ctx.RequestAborted); }
                 catch (OperationCanceledException) { return; }
                 break;
+            case FaultKind.CutStream when !(recorded.Json is JsonObject o && o["stream"] is JsonValue v && v.TryGetValue<bool>(out var streamed) && streamed):
+                // NOTE: a plain answer cut midway: headers promise the whole body, part of it arrives, then the connection drops.
+                ctx.Response.StatusCode = 200;
+                ctx.Response.ContentType = "application/json";
+                ctx.Response.ContentLength = 400;
+                await ctx.Response.WriteAsync("{\"id\": \"cut\", \"type\": \"message\", \"choices\": [ {\"message\": {\"content\": \"par");
+                await ctx.Response.Body.FlushAsync();
+                ctx.Abort();
+                return;
             case FaultKind.MalformedJson:
                 ctx.Response.StatusCode = 200;
                 ctx.Response.ContentType = "application/json";
@@ -213,7 +222,15 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
                 return;
         }
 
-        await next(ctx);
+        try
+        {
+            await next(ctx);
+        }
+        catch (Exception e) when (!ctx.Response.HasStarted && e is not OperationCanceledException)
+        {
+            // NOTE: like a real provider, a body of the wrong shape is the caller's 400, not a crash of the upstream.
+            await WriteErrorAsync(ctx, 400, anthropic, "invalid_request_error", "The fake upstream could not read this request: " + e.GetType().Name, null);
+        }
         ctx.Items["completed"] = true;
     }
 

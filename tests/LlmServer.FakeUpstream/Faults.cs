@@ -13,7 +13,7 @@ public enum FaultKind
     Reset,
     /// <summary>200 with a body that is not valid JSON.</summary>
     MalformedJson,
-    /// <summary>Streams: send <see cref="Fault.AfterChunks"/> chunks, then abort the connection without [DONE].</summary>
+    /// <summary>Streams: send <see cref="Fault.AfterChunks"/> chunks, then abort the connection without [DONE]. Plain answers: part of the body, then abort.</summary>
     CutStream,
 }
 

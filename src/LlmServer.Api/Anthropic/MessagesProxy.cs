@@ -317,10 +317,15 @@ public sealed partial class MessagesProxy(
             await WriteErrorAsync(context, 413, AnthropicErrorTypes.RequestTooLarge, "Request exceeds the maximum allowed number of bytes.");
             return (null, []);
         }
+        if (LlmServer.Dto.JsonBodyCheck.Validate(raw) is { } unreadable)
+        {
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, unreadable.Message);
+            return (null, []);
+        }
         JsonNode? node;
         try
         {
-            node = raw.Length == 0 ? null : JsonNode.Parse(raw);
+            node = raw.Length == 0 ? null : JsonNode.Parse(raw, documentOptions: LlmServer.Dto.JsonLimits.Document);
         }
         catch (JsonException e)
         {
@@ -333,6 +338,12 @@ public sealed partial class MessagesProxy(
         if (!checks.IsValid)
         {
             await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, checks.Errors[0].ErrorMessage);
+            return (null, []);
+        }
+        // NOTE: the kinds of the other fields, so a value of the wrong kind is a 400 naming it on every path, passthrough included.
+        if (RequestShapes.CheckMessages((JsonObject)node!) is { } shape)
+        {
+            await WriteErrorAsync(context, 400, AnthropicErrorTypes.InvalidRequest, shape);
             return (null, []);
         }
         return ((JsonObject)node!, raw);
@@ -371,7 +382,12 @@ public sealed partial class MessagesProxy(
             if (response.Headers.TryGetValues(h, out var values)) context.Response.Headers[h] = values.ToArray();
         }
         context.Response.ContentType = response.Content.Headers.ContentType?.ToString() ?? (stream ? "text/event-stream" : "application/json");
-        if (stream) StartStream(context);
+        if (!stream)
+        {
+            await RelayPlainAsync(context, upstream, response, call, usage, restore, publicModel);
+            return;
+        }
+        StartStream(context);
 
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var scanner = usage is null ? null : new AnthropicUsageScanner(stream);

@@ -57,11 +57,11 @@ internal static class ChatApiRegistration
         return services;
     }
 
-    /// <summary>What every request passes first: request counters and the body size limit.</summary>
+    /// <summary>What every request passes first: request counters, the body size limit and charset.</summary>
     public static WebApplication UseSessionChatApi(this WebApplication app)
     {
         RequestStats.UseRequestStats(app);
-        app.UseBodySizeLimit();
+        app.UseRequestBodyGuard();
         return app;
     }
 

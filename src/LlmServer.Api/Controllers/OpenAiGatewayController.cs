@@ -33,11 +33,22 @@ public sealed class OpenAiGatewayController : ControllerBase
     public IActionResult Model(string id)
     {
         if (_router.TryResolve(id, out var route)) return Json(Card(route.Model) with { Id = id }, OpenAiJsonContext.Default.ModelCard);
+        // NOTE: the SDKs' models.retrieve() treats any 200 as a model; an unknown one is a 404 in the caller's dialect.
+        if (Request.Headers.ContainsKey("anthropic-version"))
+        {
+            return Errors.ApiErrorWriter.ResultIn(HttpContext, Errors.ErrorDialect.Anthropic, StatusCodes.Status404NotFound, "model_not_found",
+                $"model: '{id}' is not served here. Use a model listed by GET /v1/models.");
+        }
         var error = new OpenAiErrorResponse
         {
             Error = new OpenAiError { Message = $"The model `{id}` does not exist.", Type = "invalid_request_error", Param = "model", Code = "model_not_found" },
         };
-        return new FileContentResult(GatewayErrors.Serialize(error), "application/json") { };
+        return new ContentResult
+        {
+            StatusCode = StatusCodes.Status404NotFound,
+            ContentType = "application/json",
+            Content = System.Text.Encoding.UTF8.GetString(GatewayErrors.Serialize(error)),
+        };
     }
 
     private static ModelCard Card(ModelEntry m) => new()

@@ -43,9 +43,13 @@ public static class ApiErrorWriter
     };
 
     /// <summary>The body for an error, in the request's dialect, with the message in the request's language.</summary>
-    public static JsonObject Body(HttpContext context, int status, string code, string message)
+    public static JsonObject Body(HttpContext context, int status, string code, string message) =>
+        Body(context, DialectOf(context.Request.Path), status, code, message);
+
+    /// <summary>The body for an error in a given dialect (a path shared by two dialects, told apart by a header).</summary>
+    public static JsonObject Body(HttpContext context, ErrorDialect dialect, int status, string code, string message)
     {
-        switch (DialectOf(context.Request.Path))
+        switch (dialect)
         {
             case ErrorDialect.Anthropic:
                 return new JsonObject
@@ -89,7 +93,11 @@ public static class ApiErrorWriter
     }
 
     /// <summary>An MVC result for an error.</summary>
-    public static Microsoft.AspNetCore.Mvc.IActionResult Result(HttpContext context, int status, string code, string message, string? retryAfter = null)
+    public static Microsoft.AspNetCore.Mvc.IActionResult Result(HttpContext context, int status, string code, string message, string? retryAfter = null) =>
+        ResultIn(context, DialectOf(context.Request.Path), status, code, message, retryAfter);
+
+    /// <summary>An MVC result for an error in a given dialect.</summary>
+    public static Microsoft.AspNetCore.Mvc.IActionResult ResultIn(HttpContext context, ErrorDialect dialect, int status, string code, string message, string? retryAfter = null)
     {
         if (retryAfter is not null)
         {
@@ -99,7 +107,7 @@ public static class ApiErrorWriter
         {
             StatusCode = status,
             ContentType = "application/json; charset=utf-8",
-            Content = Body(context, status, code, message).ToJsonString(s_json),
+            Content = Body(context, dialect, status, code, message).ToJsonString(s_json),
         };
     }
 

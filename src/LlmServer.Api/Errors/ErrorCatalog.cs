@@ -38,6 +38,9 @@ internal static class ErrorCatalog
         ["key_rate_limited"] = ("이 키의 요청 한도에 도달했습니다. {0}초 후 다시 시도하세요.", "Rate limit reached for this key; retry after {0} s."),
         ["budget_exceeded"] = ("이 키의 예산을 초과했습니다: {0}", "The budget of this key is exhausted: {0}"),
         ["bad_request"] = ("잘못된 요청입니다.", "Bad request."),
+        ["internal_error"] = ("서버가 요청을 처리하지 못했습니다(trace id {0}).", "The server failed to process the request (trace id {0})."),
+        ["method_not_allowed"] = ("이 경로에서 허용되지 않는 메서드입니다. 허용: {0}", "This method is not allowed on this path; allowed: {0}."),
+        ["unsupported_charset"] = ("요청 본문은 UTF-8로 인코딩된 JSON이어야 합니다(charset=utf-8).", "The request body must be JSON encoded as UTF-8 (charset=utf-8)."),
     };
 
     /// <summary>The message of <paramref name="code"/> in the language, or <paramref name="fallback"/> when unknown.</summary>

@@ -4,7 +4,10 @@ using Microsoft.Net.Http.Headers;
 
 namespace LlmServer.Api.Errors;
 
-/// <summary>"ko" or "en" from Accept-Language, else the configured default (LlmServer:Chat:DefaultLanguage).</summary>
+/// <summary>
+/// "ko" or "en" from Accept-Language, else the path's default: English on the wire-compatible /v1 APIs (their
+/// clients expect OpenAI's and Anthropic's English), the configured LlmServer:Chat:DefaultLanguage elsewhere.
+/// </summary>
 public static class RequestLanguage
 {
     /// <summary>The language of this request.</summary>
@@ -19,6 +22,7 @@ public static class RequestLanguage
                 if (tag.StartsWith("en", StringComparison.OrdinalIgnoreCase)) return "en";
             }
         }
+        if (context.Request.Path.StartsWithSegments("/v1")) return "en";
         var configured = context.RequestServices.GetService<IOptionsMonitor<ChatOptions>>()?.CurrentValue.DefaultLanguage;
         return configured == "en" ? "en" : "ko";
     }

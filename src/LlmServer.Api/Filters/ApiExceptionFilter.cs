@@ -6,7 +6,8 @@ namespace LlmServer.Api.Filters;
 
 /// <summary>
 /// The one mapping from failures to responses: validation 400, configuration missing 503, bad user key 401,
-/// rate limited 429 (+ Retry-After), unreachable 502, timeout 504, oversized body 413, in the path's dialect.
+/// rate limited 429 (+ Retry-After), unreachable 502, timeout 504, in the path's dialect
+/// (body-reading failures and anything unexpected go on to <see cref="Errors.UnhandledExceptionHandler"/>).
 /// </summary>
 internal sealed partial class ApiExceptionFilter(ILogger<ApiExceptionFilter> logger) : IExceptionFilter
 {
@@ -19,14 +20,6 @@ internal sealed partial class ApiExceptionFilter(ILogger<ApiExceptionFilter> log
                 var (status, code, message) = ApiErrorWriter.Describe(http, ex);
                 Log.Mapped(logger, status, code);
                 context.Result = ApiErrorWriter.Result(http, status, code, message, ex.Kind == ErrorKind.RateLimited ? ex.RetryAfter ?? "1" : null);
-                context.ExceptionHandled = true;
-                break;
-            case BadHttpRequestException bad:
-                var tooLarge = bad.StatusCode == StatusCodes.Status413PayloadTooLarge;
-                var limit = BodySizeLimit.Of(http).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Result = ApiErrorWriter.Result(http, bad.StatusCode,
-                    tooLarge ? "payload_too_large" : "bad_request",
-                    tooLarge ? ApiErrorWriter.Localize(http, "payload_too_large", bad.Message, [limit]) : ApiErrorWriter.Localize(http, "bad_request", bad.Message));
                 context.ExceptionHandled = true;
                 break;
             case OperationCanceledException when http.RequestAborted.IsCancellationRequested:

@@ -33,6 +33,6 @@ internal static class InvalidModelState
     private static string Describe(string key, Microsoft.AspNetCore.Mvc.ModelBinding.ModelError error)
     {
         var text = !string.IsNullOrEmpty(error.ErrorMessage) ? error.ErrorMessage : error.Exception?.Message ?? "invalid value";
-        return string.IsNullOrEmpty(key) || text.Contains(key, StringComparison.Ordinal) ? text : $"{key}: {text}";
+        return JsonErrorText.Describe(key, text);
     }
 }

@@ -179,6 +179,12 @@ public sealed class UsageController(IUsageLedgerStore ledger, TimeProvider time)
             result = DateTimeOffset.FromUnixTimeSeconds(unix);
             return true;
         }
-        return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out result);
+        // NOTE: the report windows are computed from these (to - 30 days, buckets); dates outside the ledger's
+        // possible range would overflow that arithmetic, so they are refused like any other unreadable date.
+        return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out result)
+            && result >= s_earliest && result <= s_latest;
     }
+
+    private static readonly DateTimeOffset s_earliest = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset s_latest = new(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 }

@@ -10,6 +10,7 @@ using LlmServer.External.Upstreams;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;
+using LlmServer.Services.Anthropic;
 using LlmServer.Services.Ownership;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
@@ -67,7 +68,7 @@ internal sealed partial class GatewayProxy(
         {
             if (length > max)
             {
-                await RejectAsync(ctx, feature, route, null, 413, $"The request body exceeds {max} bytes.", null, "request_too_large");
+                await RejectAsync(ctx, feature, route, null, 413, $"The request body exceeds the limit of {max} bytes.", null, "payload_too_large");
                 return;
             }
             ReadOnlyMemory<byte> body = buffer.AsMemory(0, length);
@@ -82,20 +83,24 @@ internal sealed partial class GatewayProxy(
                     return;
                 }
             }
-            SessionMemory.Turn? turn = null;
-            if (route == GatewayRoute.ChatCompletions && sessionId is not null)
-            {
-                // NOTE: history holds restored text; it is masked again below with the rest of the body.
-                var (withHistory, pending) = await sessions.PrepareAsync(feature.Caller.Owner, sessionId, body, ctx.RequestAborted);
-                if (withHistory is not null) body = withHistory;
-                turn = pending;
-            }
-
+            // NOTE: the client's body is checked before anything (session history included) reads values out of it.
             var scan = RequestScan.Run(body.Span);
             if (scan.Error is not null)
             {
                 await RejectAsync(ctx, feature, route, scan.Model, 400, scan.Error, scan.ErrorParam, null);
                 return;
+            }
+            SessionMemory.Turn? turn = null;
+            if (route == GatewayRoute.ChatCompletions && sessionId is not null)
+            {
+                // NOTE: history holds restored text; it is masked again below with the rest of the body.
+                var (withHistory, pending) = await sessions.PrepareAsync(feature.Caller.Owner, sessionId, body, ctx.RequestAborted);
+                if (withHistory is not null)
+                {
+                    body = withHistory;
+                    scan = RequestScan.Run(body.Span);
+                }
+                turn = pending;
             }
             if (router.Upstreams.Count == 0)
             {
@@ -177,8 +182,14 @@ internal sealed partial class GatewayProxy(
                     x.Masking = masking.Begin(maskingRoute, policy, sessionId, caller.LedgerKeyId);
                     try
                     {
-                        parsed = JsonNode.Parse(body.Span) as JsonObject;
+                        parsed = JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
                         if (parsed is not null) await x.Masking.MaskJsonBodyAsync(parsed, ctx.RequestAborted);
+                    }
+                    catch (JsonException) when (parsed is null)
+                    {
+                        // NOTE: the scan passed, so only a key repeated in another spelling (an escape) is left to refuse here.
+                        await FailAsync(x, 400, "The request body repeats a key (spelled with different escapes); send each key once.", "invalid_json", "invalid_request_error");
+                        return;
                     }
                     catch (MaskingBlockedException e)
                     {
@@ -205,7 +216,12 @@ internal sealed partial class GatewayProxy(
 
                 if (route == GatewayRoute.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
                 {
-                    parsed ??= JsonNode.Parse(body.Span) as JsonObject;
+                    parsed ??= JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
+                    if (RequestShapes.CheckChat(parsed!) is { } wrongKind)
+                    {
+                        await FailAsync(x, 400, wrongKind, "invalid_type", "invalid_request_error");
+                        return;
+                    }
                     await ViaAnthropicAsync(x, parsed!, modelRoute.At(0), scan, turn);
                 }
                 else

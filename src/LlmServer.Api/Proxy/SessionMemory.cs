@@ -49,6 +49,8 @@ internal sealed partial class SessionMemory(IServiceProvider services, IOptions<
             return (null, null); // the scan that follows reports the parse error
         }
         if (root is not JsonObject obj || obj["messages"] is not JsonArray messages) return (null, null);
+        // NOTE: values of the wrong kind are left for the upstream (or the translator) to refuse; history needs readable messages.
+        if (Services.Anthropic.RequestShapes.CheckChat(obj) is not null) return (null, null);
         var userText = LastUserText(messages);
         var history = await store.GetAsync(owner, sessionId, options.Value.SessionHistoryMessages, cancellationToken);
         if (history.Count > 0)

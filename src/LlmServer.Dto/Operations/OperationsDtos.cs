@@ -1,6 +1,7 @@
 namespace LlmServer.Dto.Operations;
 
 /// <summary>Budgets in USD per period; null means no limit for that period.</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record KeyBudgetDto
 {
     /// <summary>Lifetime budget in USD.</summary>
@@ -11,7 +12,9 @@ public sealed record KeyBudgetDto
     public decimal? DailyUsd { get; init; }
 }
 
+// NOTE: a misspelt field ("models" for allowed_models) would silently leave the key unrestricted; refuse it.
 /// <summary>Create a virtual key (every field optional), or update one (fields present replace the stored ones).</summary>
+[System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
 public sealed record KeyRequestDto
 {
     /// <summary>A label for people ("mobile app", "team-a").</summary>

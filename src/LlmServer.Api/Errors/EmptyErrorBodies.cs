@@ -1,0 +1,37 @@
+namespace LlmServer.Api.Errors;
+
+/// <summary>
+/// Gives a body to the errors the framework answers without one (no route for the path: 404; a route with
+/// other methods: 405, its Allow header kept), in the dialect of the path's prefix, so a client's error parser
+/// always finds the shape it expects.
+/// </summary>
+internal static class EmptyErrorBodies
+{
+    public static IApplicationBuilder UseDialectErrorBodies(this IApplicationBuilder app) =>
+        app.Use(static async (http, next) =>
+        {
+            await next(http);
+            var response = http.Response;
+            if (response.HasStarted || response.StatusCode < 400 || response.ContentLength is not null || !string.IsNullOrEmpty(response.ContentType)
+                || http.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+            await WriteAsync(http);
+        });
+
+    private static Task WriteAsync(HttpContext http)
+    {
+        var status = http.Response.StatusCode;
+        var (code, fallback) = status switch
+        {
+            StatusCodes.Status404NotFound => ("not_found", "The requested resource was not found."),
+            StatusCodes.Status405MethodNotAllowed => ("method_not_allowed", "This method is not allowed on this path; allowed: " + http.Response.Headers.Allow + "."),
+            StatusCodes.Status415UnsupportedMediaType => ("unsupported_media_type", "Content-Type must be application/json."),
+            >= 500 => ("internal_error", "The server failed to process the request."),
+            _ => ("bad_request", "Bad request."),
+        };
+        string[] args = status == StatusCodes.Status405MethodNotAllowed ? [http.Response.Headers.Allow.ToString()] : [];
+        return ApiErrorWriter.WriteAsync(http, status, code, ApiErrorWriter.Localize(http, code, fallback, args));
+    }
+}

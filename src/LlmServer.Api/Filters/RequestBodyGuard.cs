@@ -1,0 +1,72 @@
+using System.Globalization;
+using LlmServer.Api.Errors;
+using LlmServer.Services.Routing;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LlmServer.Api.Filters;
+
+/// <summary>
+/// What every request body passes first: one size limit per API family (the wire-compatible /v1 and
+/// /v1/messages take the multi-MB bodies coding agents send, LlmServer:Gateway:MaxRequestBodyBytes; the session
+/// chat and operations APIs keep LlmServer:Limits:MaxRequestBodyBytes), and UTF-8 as the only charset.
+/// Refusals answer in the path's dialect and leave a ledger row.
+/// </summary>
+internal static class RequestBodyGuard
+{
+    public const string SettingKey = "LlmServer:Limits:MaxRequestBodyBytes";
+    public const long Default = 1024 * 1024;
+
+    /// <summary>The body limit that applies to this request's path.</summary>
+    public static long Of(HttpContext context) =>
+        ApiErrorWriter.DialectOf(context.Request.Path) == ErrorDialect.Session
+            ? context.RequestServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default
+            : context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+
+    /// <summary>413 in the path's dialect, and its ledger row.</summary>
+    public static Task WriteTooLargeAsync(HttpContext context)
+    {
+        var limit = Of(context).ToString(CultureInfo.InvariantCulture);
+        RejectedRequestLedger.Record(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large");
+        context.Response.Clear();
+        return ApiErrorWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large",
+            ApiErrorWriter.Localize(context, "payload_too_large", $"The request body exceeds the limit of {limit} bytes.", [limit]));
+    }
+
+    /// <summary>Rejects a declared oversized body or a non-UTF-8 charset at once and caps the rest while it is read.</summary>
+    public static IApplicationBuilder UseRequestBodyGuard(this IApplicationBuilder app)
+    {
+        // NOTE: read once when the pipeline is built; a configuration lookup per request costs more than the check.
+        var sessionLimit = app.ApplicationServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default;
+        long wireLimit = app.ApplicationServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+        return app.Use((context, next) =>
+        {
+            var limit = context.Request.Path.StartsWithSegments("/v1") ? wireLimit : sessionLimit;
+            if (context.Request.ContentLength is long length && length > limit)
+            {
+                return WriteTooLargeAsync(context);
+            }
+            if (!IsUtf8(context.Request.ContentType))
+            {
+                RejectedRequestLedger.Record(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset");
+                return ApiErrorWriter.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset",
+                    ApiErrorWriter.Localize(context, "unsupported_charset", "The request body must be JSON encoded as UTF-8 (charset=utf-8)."));
+            }
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+            {
+                feature.MaxRequestBodySize = limit;
+            }
+            return next(context);
+        });
+    }
+
+    /// <summary>True when the Content-Type names no charset or UTF-8 (JSON is UTF-8 on the wire, RFC 8259).</summary>
+    private static bool IsUtf8(string? contentType)
+    {
+        if (contentType is null || contentType.IndexOf("charset", StringComparison.OrdinalIgnoreCase) < 0) return true;
+        if (!MediaTypeHeaderValue.TryParse(contentType, out var media)) return true;
+        var charset = media.Charset.Value?.Trim('"');
+        return string.IsNullOrEmpty(charset) || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) || charset.Equals("utf8", StringComparison.OrdinalIgnoreCase);
+    }
+}
