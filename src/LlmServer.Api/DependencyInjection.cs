@@ -39,16 +39,16 @@ public static class DependencyInjection
 
         services.AddDialectErrorHandling();
 
-        // --- session chat API (issue 2) ---
+        // --- session chat API ---
         services.AddSessionChatApi();
 
-        // --- OpenAI-compatible gateway (issue 3) ---
+        // --- OpenAI-compatible gateway ---
         Proxy.GatewayApi.AddGatewayApi(services);
 
-        // --- Anthropic + masking (issue 4) ---
+        // --- Anthropic + masking ---
         services.AddAnthropicApi(configuration);
 
-        // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
+        // --- operations: keys, budgets, ledger, metrics, dashboard ---
         services.AddLlmServerTelemetry(configuration);
 
         return services;
@@ -74,10 +74,10 @@ public static class DependencyInjection
         });
         app.UseDialectErrorHandling();
 
-        // --- session chat API (issue 2) ---
+        // --- session chat API ---
         app.UseSessionChatApi();
 
-        // --- OpenAI-compatible gateway (issue 3): auth, then the /v1 hot path, before routing ---
+        // --- OpenAI-compatible gateway: auth, then the /v1 hot path, before routing ---
         Proxy.GatewayApi.UseGateway(app);
 
         // NOTE: explicit, so they run after the gateway's hot path instead of first (WebApplication's default).
@@ -89,9 +89,9 @@ public static class DependencyInjection
         app.UseAuthorization();
         app.MapSessionChatApi();
 
-        // --- Anthropic + masking (issue 4) ---
+        // --- Anthropic + masking ---
 
-        // --- operations: keys, budgets, ledger, metrics, dashboard (issue 5) ---
+        // --- operations: keys, budgets, ledger, metrics, dashboard ---
         Operations.DashboardEndpoints.UseDashboard(app);
         app.MapLlmServerMetrics();
 

@@ -9,17 +9,17 @@ public static class DependencyInjection
     /// <summary>Adds upstream clients and the configured stores (SQLite by default, PostgreSQL, Redis).</summary>
     public static IServiceCollection AddLlmServerExternal(this IServiceCollection services, IConfiguration configuration)
     {
-        // --- session chat API (issue 2) ---
+        // --- session chat API ---
         services.AddSessionChatExternal();
 
-        // --- OpenAI-compatible gateway (issue 3) ---
+        // --- OpenAI-compatible gateway ---
         Upstreams.GatewayExternal.AddGatewayUpstreams(services);
 
-        // --- Anthropic + masking (issue 4) ---
+        // --- Anthropic + masking ---
         Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);
         services.AddMaskingVault(configuration);
 
-        // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        // --- operations: keys, budgets, ledger, metrics ---
         Operations.OperationsStoresExtensions.AddOperationsStores(services, configuration);
 
         return services;

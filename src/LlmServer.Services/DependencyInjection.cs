@@ -16,17 +16,17 @@ public static class DependencyInjection
         services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
         services.AddSingleton<Tokens.ITokenCounter, Tokens.TokenCounter>();
 
-        // --- session chat API (issue 2) ---
+        // --- session chat API ---
         Chat.ChatServiceRegistration.AddSessionChat(services);
 
-        // --- OpenAI-compatible gateway (issue 3) ---
+        // --- OpenAI-compatible gateway ---
         Routing.GatewayServices.AddGatewayServices(services);
 
-        // --- Anthropic + masking (issue 4) ---
+        // --- Anthropic + masking ---
         Anthropic.AnthropicServiceCollectionExtensions.AddAnthropicMessages(services, configuration);
         services.AddMasking(configuration);
 
-        // --- operations: keys, budgets, ledger, metrics (issue 5) ---
+        // --- operations: keys, budgets, ledger, metrics ---
         Operations.OperationsServiceCollectionExtensions.AddOperations(services, configuration);
 
         return services;

@@ -2,7 +2,7 @@ using LlmServer.Services.Auth;
 
 namespace LlmServer.Api.Proxy;
 
-/// <summary>Host-side registration of the OpenAI-compatible gateway (issue 3).</summary>
+/// <summary>Host-side registration of the OpenAI-compatible gateway.</summary>
 internal static partial class GatewayApi
 {
     public static IServiceCollection AddGatewayApi(this IServiceCollection services)

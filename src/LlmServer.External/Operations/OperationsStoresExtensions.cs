@@ -13,7 +13,7 @@ using LlmServer.External.Redis;
 
 namespace LlmServer.External.Operations;
 
-/// <summary>Registration of the operations stores (issue 5).</summary>
+/// <summary>Registration of the operations stores.</summary>
 public static class OperationsStoresExtensions
 {
     /// <summary>The SQLite file name under LlmServer:Storage:DataDir.</summary>

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmServer.External.Upstreams;
 
-/// <summary>Registration of the gateway's upstream side (issue 3).</summary>
+/// <summary>Registration of the gateway's upstream side.</summary>
 public static class GatewayExternal
 {
     /// <summary>Connection pools, protocols per kind, the resilient forwarder and model discovery.</summary>

@@ -5,7 +5,7 @@ namespace LlmServer.External.Upstreams;
 
 /// <summary>
 /// How to talk to one kind of upstream. The forwarder asks for the protocol by <see cref="Kind"/>; a
-/// translating handler (Anthropic for OpenAI-wire requests, issue 4) plugs in by registering another.
+/// translating handler (Anthropic for OpenAI-wire requests) plugs in by registering another.
 /// </summary>
 public interface IUpstreamProtocol
 {
@@ -49,7 +49,7 @@ internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
         AzureOpenAiUpstream.RequestUri(upstream, upstreamModel, path);
 }
 
-/// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler of issue 4.</summary>
+/// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler.</summary>
 internal sealed class AnthropicProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.Anthropic;

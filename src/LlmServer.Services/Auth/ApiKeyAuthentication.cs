@@ -23,7 +23,7 @@ public sealed record CallerIdentity(string KeyId, bool IsMaster)
 }
 
 /// <summary>
-/// Checks a presented API key. The master key is one implementation; virtual keys (issue 5) plug in by
+/// Checks a presented API key. The master key is one implementation; virtual keys plug in by
 /// registering another (or a composite) in its place.
 /// </summary>
 public interface IApiKeyAuthenticator

@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmServer.Services.Operations;
 
-/// <summary>Registration of keys, budgets, rate limits, the usage ledger and metrics (issue 5).</summary>
+/// <summary>Registration of keys, budgets, rate limits, the usage ledger and metrics.</summary>
 public static class OperationsServiceCollectionExtensions
 {
     /// <summary>

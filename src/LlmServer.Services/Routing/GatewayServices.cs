@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Routing;
 
-/// <summary>Registration of the gateway's business side (issue 3).</summary>
+/// <summary>Registration of the gateway's business side.</summary>
 public static class GatewayServices
 {
     /// <summary>Options, the model router and the API key authenticator.</summary>
