@@ -18,6 +18,21 @@ internal sealed partial class UnhandledExceptionHandler(UnhandledErrorMetrics me
             context.Response.StatusCode = 499;
             return true;
         }
+        try
+        {
+            return await AnswerAsync(context, exception);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // NOTE: the client went away while its body was read or the answer written (a load generator stopping,
+            // a closed tab): nothing is left to answer, and it is no server error.
+            context.Response.StatusCode = 499;
+            return true;
+        }
+    }
+
+    private async ValueTask<bool> AnswerAsync(HttpContext context, Exception exception)
+    {
         if (exception is BadHttpRequestException bad)
         {
             if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
