@@ -43,6 +43,8 @@ public static class TelemetrySetup
         builder.WithMetrics(m =>
         {
             m.AddMeter(LlmServerMetrics.MeterName);
+            // NOTE: no exemplars: every measurement on the hot path would otherwise be offered to a reservoir.
+            m.SetExemplarFilter(ExemplarFilterType.AlwaysOff);
             m.AddPrometheusExporter(o =>
             {
                 // NOTE: keep the exposition as documented: no otel_scope_* label on every series, no target_info
