@@ -20,11 +20,26 @@ public sealed class OpenAiGatewayController : ControllerBase
     /// <summary>Created by MVC.</summary>
     public OpenAiGatewayController(IModelRouter router) => _router = router;
 
-    /// <summary>Lists the routable models.</summary>
+    /// <summary>Lists the routable models (Anthropic's list shape when the request carries anthropic-version).</summary>
     [HttpGet("models")]
     [ProducesResponseType<ModelList>(StatusCodes.Status200OK)]
-    public IActionResult Models() =>
-        Json(new ModelList { Data = _router.Models.Select(Card).ToArray() }, OpenAiJsonContext.Default.ModelList);
+    public IActionResult Models()
+    {
+        // NOTE: Claude Code's gateway model discovery and the Anthropic SDKs read Anthropic's shape from the same path.
+        if (Request.Headers.ContainsKey("anthropic-version"))
+        {
+            var models = _router.Models.Select(m => new Dto.Anthropic.AnthropicModelInfo
+            {
+                Id = m.Name, DisplayName = m.Name,
+                CreatedAt = DateTimeOffset.FromUnixTimeSeconds(m.Created).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture),
+            }).ToArray();
+            return Json(new Dto.Anthropic.AnthropicModelList
+            {
+                Data = models, HasMore = false, FirstId = models.FirstOrDefault()?.Id, LastId = models.LastOrDefault()?.Id,
+            }, Dto.Anthropic.AnthropicModelsJsonContext.Default.AnthropicModelList);
+        }
+        return Json(new ModelList { Data = _router.Models.Select(Card).ToArray() }, OpenAiJsonContext.Default.ModelList);
+    }
 
     /// <summary>Describes one model (aliases resolve to their model).</summary>
     [HttpGet("models/{*id}")]

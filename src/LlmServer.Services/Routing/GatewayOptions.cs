@@ -17,6 +17,12 @@ public sealed record GatewayOptions
     /// <summary>Models routed to the implicit OpenAI upstream (created when OPENAI_API_KEY is set) when the table does not name them.</summary>
     public List<string> OpenAiModels { get; init; } = [];
 
+    /// <summary>
+    /// Models the implicit Anthropic upstream (ANTHROPIC_API_KEY) lists on /v1/models, so a client that discovers
+    /// models (Claude Code with gateway model discovery) sees them; any other claude-* name still routes there.
+    /// </summary>
+    public List<string> AnthropicModels { get; init; } = [];
+
     /// <summary>Default per-phase timeouts; an upstream may override each.</summary>
     public UpstreamTimeouts Timeouts { get; init; } = new();
 

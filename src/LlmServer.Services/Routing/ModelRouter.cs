@@ -233,7 +233,12 @@ public sealed partial class ModelRouter : IModelRouter
     {
         var configured = _options.Upstreams.FirstOrDefault(o => o.Name == u.Name);
         if (configured is not null) return configured.Models;
-        return u.Name == ImplicitOpenAi ? _options.OpenAiModels : [];
+        return u.Name switch
+        {
+            ImplicitOpenAi => _options.OpenAiModels,
+            ImplicitAnthropic when u.Kind == UpstreamKinds.Anthropic => _options.AnthropicModels,
+            _ => [],
+        };
     }
 
     internal const string ImplicitOpenAi = "openai";

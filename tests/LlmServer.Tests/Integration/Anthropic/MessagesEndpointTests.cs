@@ -64,6 +64,27 @@ public sealed class MessagesEndpointTests
         MaxRetries = 0,
     };
 
+    [Test]
+    public async Task Models_ForAnAnthropicClient_AreListedInAnthropicsShape_WithTheClaudeModelsTheServerRoutes()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
+        request.Headers.Add("anthropic-version", "2023-06-01");
+        using var response = await _http.SendAsync(request);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var page = await Sdk().Models.List();
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        var data = body["data"]!.AsArray();
+        Assert.That(data.Select(m => (string?)m!["id"]), Does.Contain("claude-sonnet-4-5").And.Contain("fake-vllm-model"));
+        Assert.That(data.Select(m => (string?)m!["type"]), Is.All.EqualTo("model"));
+        Assert.That(data.All(m => DateTimeOffset.TryParse((string?)m!["created_at"], out _) && (string?)m!["display_name"] is { Length: > 0 }), Is.True);
+        Assert.That((bool?)body["has_more"], Is.False);
+        Assert.That((string?)body["first_id"], Is.EqualTo((string?)data[0]!["id"]));
+        Assert.That((string?)body["last_id"], Is.EqualTo((string?)data[^1]!["id"]));
+        Assert.That(body["object"], Is.Null, "not OpenAI's list");
+        Assert.That(page.Items.Select(m => m.ID), Does.Contain("claude-sonnet-4-5"), "the official Anthropic SDK reads the list");
+    }
+
     private static MessageCreateParams Params(string model, string text, bool withTool = false) => new()
     {
         Model = model,
