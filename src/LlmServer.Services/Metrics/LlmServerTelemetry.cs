@@ -114,12 +114,15 @@ public sealed class LlmServerTelemetry(MetricLabels labels)
     {
         var server = Activity.Current;
         if (server is null) return;
-        var model = labels.Model(record.Model, record.Status);
-        var operation = OperationOf(record.Route);
-        server.SetTag("gen_ai.operation.name", operation);
-        server.SetTag("gen_ai.request.model", model);
-        server.SetTag("llmserver.route", MetricLabels.Route(record.Route));
-        SetUsage(server, record);
+        // NOTE: the host starts an activity for every request even when no tracer records it; tags on it would be
+        // per-request work nobody reads, so they go only on a span that is exported.
+        if (server.IsAllDataRequested)
+        {
+            server.SetTag("gen_ai.operation.name", OperationOf(record.Route));
+            server.SetTag("gen_ai.request.model", labels.Model(record.Model, record.Status));
+            server.SetTag("llmserver.route", MetricLabels.Route(record.Route));
+            SetUsage(server, record);
+        }
         if (server.GetCustomProperty(HeldAttemptProperty) is Activity attempt)
         {
             server.SetCustomProperty(HeldAttemptProperty, null);
