@@ -1,4 +1,4 @@
-using LlmServer.External.Upstreams;
+using LlmServer.Services.Transport;
 using LlmServer.Services.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

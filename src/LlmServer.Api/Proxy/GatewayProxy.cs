@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Buffers;
 using System.Collections.Frozen;
 using System.Diagnostics;
@@ -6,7 +7,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Api.Anthropic;
-using LlmServer.External.Upstreams;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Accounting;

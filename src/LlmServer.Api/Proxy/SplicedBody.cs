@@ -1,6 +1,6 @@
+using LlmServer.Services.Transport;
 using System.Net;
 using System.Net.Http.Headers;
-using LlmServer.External.Upstreams;
 using LlmServer.Services.Routing;
 
 namespace LlmServer.Api.Proxy;

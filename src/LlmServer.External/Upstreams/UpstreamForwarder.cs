@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using LlmServer.Services.Metrics;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -11,18 +12,6 @@ using Polly.Retry;
 
 namespace LlmServer.External.Upstreams;
 
-/// <summary>Sends a request to a model's deployments with retry and per-deployment circuit breakers.</summary>
-public interface IUpstreamForwarder
-{
-    /// <summary>
-    /// Sends until a response worth relaying arrives (2xx or a non-retryable 4xx) or the policy gives up.
-    /// Nothing reached the client yet, so retries are safe. Never throws for upstream failures.
-    /// </summary>
-    ValueTask<UpstreamResult> SendAsync(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted);
-
-    /// <summary>True when the deployment's circuit is open (for /health).</summary>
-    bool IsOpen(Deployment deployment);
-}
 
 /// <inheritdoc />
 public sealed partial class UpstreamForwarder : IUpstreamForwarder

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Net.Http.Headers;
 using LlmServer.Services.Routing;
 
