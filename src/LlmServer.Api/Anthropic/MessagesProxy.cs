@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Text;
 using System.Text.Json;
 using LlmServer.Api.Errors;

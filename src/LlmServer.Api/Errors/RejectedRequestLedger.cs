@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Diagnostics;
 using LlmServer.Api.Proxy;
 using LlmServer.Services.Accounting;

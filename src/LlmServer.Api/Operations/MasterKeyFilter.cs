@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
@@ -40,7 +41,7 @@ internal sealed class MasterKeyAttribute(bool required) : Attribute, IAuthorizat
             return;
         }
         // NOTE: an unknown key never gets here (the middleware answered 401); a virtual key does.
-        if (http.Features.Get<Proxy.GatewayRequestFeature>()?.Caller.IsMaster != true)
+        if (http.Features.Get<Pipeline.GatewayRequestFeature>()?.Caller.IsMaster != true)
         {
             context.Result = ApiError.Create(http, StatusCodes.Status403Forbidden, "master_key_required",
                 "This endpoint needs the master key (Authorization: Bearer <master key>); a virtual key is not enough.");

@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using LlmServer.Services.Transport;
 using System.Buffers;
 using System.Collections.Frozen;

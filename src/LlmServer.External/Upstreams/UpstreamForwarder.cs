@@ -197,7 +197,16 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
             Content = s.Request.Body?.Create(d),
         };
-        protocol.ApplyAuth(message.Headers, upstream);
+        var ownCredentials = false;
+        if (s.Request.Headers is { } headers)
+        {
+            foreach (var (name, value) in headers)
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+                ownCredentials |= name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        if (!ownCredentials) protocol.ApplyAuth(message.Headers, upstream);
         if (s.Request.Accept is { } accept) message.Headers.TryAddWithoutValidation("Accept", accept);
         HttpResponseMessage response;
         try

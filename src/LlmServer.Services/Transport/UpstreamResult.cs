@@ -100,4 +100,11 @@ public abstract class UpstreamBody
 /// <param name="Path">Relative to the base URL, without a leading slash: "chat/completions".</param>
 /// <param name="Body">Body per deployment, or null.</param>
 /// <param name="Accept">Accept header to send, or null.</param>
-public sealed record UpstreamRequest(HttpMethod Method, string Path, UpstreamBody? Body, string? Accept);
+public sealed record UpstreamRequest(HttpMethod Method, string Path, UpstreamBody? Body, string? Accept)
+{
+    /// <summary>
+    /// Headers of the client's request the upstream must see unchanged (anthropic-version, anthropic-beta on a
+    /// passthrough). An Authorization or x-api-key here replaces the upstream's configured credentials (a caller's own key).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Headers { get; init; }
+}
