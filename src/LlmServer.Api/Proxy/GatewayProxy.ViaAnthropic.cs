@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using LlmServer.Services.Anthropic;
+using LlmServer.Api.Anthropic;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 
@@ -9,14 +10,13 @@ namespace LlmServer.Api.Proxy;
 internal sealed partial class GatewayProxy
 {
     /// <summary>
-    /// /v1/chat/completions for a model an anthropic upstream serves: translated by <see cref="LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic"/>,
-    /// with its output passed through <see cref="ViaAnthropicCapture"/> for usage, restore and the session turn.
+    /// /v1/chat/completions for a model anthropic upstreams serve: translated by <see cref="LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic"/>
+    /// over the one transport (all the model's deployments), with its output passed through <see cref="ViaAnthropicCapture"/>
+    /// for usage, restore and the session turn.
     /// </summary>
-    private async Task ViaAnthropicAsync(Exchange x, JsonObject body, Deployment deployment, RequestScan scan, SessionMemory.Turn? turn)
+    private async Task ViaAnthropicAsync(Exchange x, JsonObject body, ModelRoute route, RequestScan scan, SessionMemory.Turn? turn)
     {
         var ctx = x.Ctx;
-        var upstream = new MessagesUpstream(deployment.Upstream.Name, UpstreamDialect.Anthropic, deployment.Upstream.BaseUrl,
-            deployment.Upstream.ApiKey, deployment.UpstreamModel, new ChatTranslationOptions());
         var dropUsage = false;
         if (scan.Stream && !scan.IncludeUsage)
         {
@@ -28,23 +28,24 @@ internal sealed partial class GatewayProxy
         var capture = new ViaAnthropicCapture(original, ctx, x.Restorer, dropUsage, turn);
         ctx.Response.Body = capture;
         var start = Stopwatch.GetTimestamp();
+        ViaAnthropicOutcome? outcome = null;
         try
         {
-            await viaAnthropic.HandleAsync(ctx, body, upstream);
+            outcome = await viaAnthropic.HandleAsync(ctx, body, route);
             await capture.CompleteAsync();
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= "client_disconnected";
+            capture.Error ??= ExchangeErrors.ClientDisconnected;
         }
         catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= "client_disconnected";
+            capture.Error ??= ExchangeErrors.ClientDisconnected;
         }
         catch (Services.Masking.MaskingFailedException)
         {
             LogMaskingFailed(logger, "restore");
-            capture.Error ??= "masking_unavailable";
+            capture.Error ??= ExchangeErrors.RestoreUnavailable.Code;
         }
         finally
         {
@@ -52,11 +53,13 @@ internal sealed partial class GatewayProxy
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
             x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        var status = ctx.RequestAborted.IsCancellationRequested && capture.Error is "client_disconnected" ? 499 : ctx.Response.StatusCode;
-        string? error = capture.Error;
-        if (status >= 400) error ??= status switch { 504 => "upstream_timeout", 429 => "rate_limit_exceeded", >= 500 => "upstream_error", _ => "upstream_client_error" };
-        else if (error is not null && status < 400) status = error == "client_disconnected" ? 499 : 502;
-        Record(x, deployment, status, capture.Usage, error);
+        var gone = outcome?.ClientGone == true || capture.Error == ExchangeErrors.ClientDisconnected || ctx.RequestAborted.IsCancellationRequested;
+        var error = gone ? ExchangeErrors.ClientDisconnected : outcome?.Error?.Code ?? capture.Error;
+        var status = gone ? ExchangeErrors.ClientClosedStatus
+            : outcome?.Error is { } e ? e.Status
+            : error is not null ? (ctx.Response.StatusCode >= 400 ? ctx.Response.StatusCode : 502)
+            : ctx.Response.StatusCode;
+        Record(x, outcome?.Deployment ?? route.At(0), status, capture.Usage, error);
         if (turn is not null && error is null && status == 200) await sessions.StoreAsync(turn);
     }
 }

@@ -223,7 +223,7 @@ internal sealed partial class GatewayProxy(
                         await FailAsync(x, 400, wrongKind, "invalid_type", "invalid_request_error");
                         return;
                     }
-                    await ViaAnthropicAsync(x, parsed!, modelRoute.At(0), scan, turn);
+                    await ViaAnthropicAsync(x, parsed!, modelRoute, scan, turn);
                 }
                 else
                 {
