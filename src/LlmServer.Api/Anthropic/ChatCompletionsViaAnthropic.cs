@@ -18,6 +18,23 @@ namespace LlmServer.Api.Anthropic;
 public sealed record ViaAnthropicOutcome(ExchangeError? Error, Deployment? Deployment, bool ClientGone);
 
 /// <summary>
+/// What the chat route does with a translated answer on its way to the client (restoring masked values, reading
+/// usage, keeping the session turn). The translator hands over each chunk as it makes it; nothing is re-read
+/// from the response body.
+/// </summary>
+public interface IChatAnswerRelay
+{
+    /// <summary>A plain chat.completion; returns the bytes the client gets.</summary>
+    ValueTask<ReadOnlyMemory<byte>> CompletionAsync(ReadOnlyMemory<byte> completion, CancellationToken cancellationToken);
+
+    /// <summary>One chunk event (<paramref name="frame"/> is <c>data: {json}\n\n</c>, <paramref name="data"/> its JSON); writes what the client gets (nothing drops it).</summary>
+    ValueTask ChunkAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> data, IBufferWriter<byte> output, CancellationToken cancellationToken);
+
+    /// <summary>The stream's last event, <c>data: [DONE]</c>; writes what the client gets (what was held back, then the event).</summary>
+    ValueTask DoneAsync(ReadOnlyMemory<byte> frame, IBufferWriter<byte> output, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// The reverse direction: a /v1/chat/completions request whose model anthropic upstreams serve. The chat request
 /// is translated to Anthropic Messages per deployment and sent through the one transport (every deployment:
 /// retries, breakers, failover, per-phase timeouts); the message (or its events) comes back as a chat.completion
@@ -29,7 +46,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
     ILogger<ChatCompletionsViaAnthropic> logger)
 {
     /// <summary>Serves the request; <paramref name="chatRequest"/> is the parsed, validated (and masked) OpenAI body.</summary>
-    public async Task<ViaAnthropicOutcome> HandleAsync(HttpContext context, JsonObject chatRequest, ModelRoute route)
+    public async Task<ViaAnthropicOutcome> HandleAsync(HttpContext context, JsonObject chatRequest, ModelRoute route, IChatAnswerRelay? relay = null)
     {
         var body = new MessagesBody(chatRequest);
         if (body.Check(route.At(0)) is { } invalid) return await FailAsync(context, ExchangeErrors.InvalidRequest(invalid), null);
@@ -52,8 +69,8 @@ public sealed partial class ChatCompletionsViaAnthropic(
             return await FailAsync(context, ExchangeErrors.UpstreamRejected(result.UpstreamStatus, refusal is null ? null : UpstreamMessage(refusal)), result.Deployment);
         }
         return stream
-            ? await RelayStreamAsync(context, result, model, includeUsage)
-            : await RelayPlainAsync(context, result, model);
+            ? await RelayStreamAsync(context, result, model, includeUsage, relay)
+            : await RelayPlainAsync(context, result, model, relay);
     }
 
     private static async Task<ViaAnthropicOutcome> FailAsync(HttpContext context, ExchangeError error, Deployment? deployment)
@@ -75,7 +92,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
         }
     }
 
-    private async Task<ViaAnthropicOutcome> RelayPlainAsync(HttpContext context, UpstreamResult result, string model)
+    private async Task<ViaAnthropicOutcome> RelayPlainAsync(HttpContext context, UpstreamResult result, string model, IChatAnswerRelay? relay)
     {
         var (bytes, gone) = await ReadWholeAsync(result);
         if (gone) return new(null, result.Deployment, true);
@@ -94,21 +111,25 @@ public sealed partial class ChatCompletionsViaAnthropic(
             LogBadUpstreamBody(logger, result.Deployment!.Upstream.Name);
             return await FailAsync(context, ExchangeErrors.UpstreamInvalidResponse, result.Deployment);
         }
-        var completion = AnthropicJson.ToUtf8(MessagesToChatResponse.Translate(answer, model));
+        ReadOnlyMemory<byte> completion = AnthropicJson.ToUtf8(MessagesToChatResponse.Translate(answer, model));
+        if (relay is not null) completion = await relay.CompletionAsync(completion, context.RequestAborted);
         context.Response.StatusCode = 200;
         context.Response.ContentType = "application/json";
+        context.Response.ContentLength = completion.Length;
         await context.Response.Body.WriteAsync(completion, context.RequestAborted);
         return new(null, result.Deployment, false);
     }
 
     /// <summary>Each Anthropic event is translated as it arrives; the chunks it gives are written and flushed at once.</summary>
-    private async Task<ViaAnthropicOutcome> RelayStreamAsync(HttpContext context, UpstreamResult result, string model, bool includeUsage)
+    private async Task<ViaAnthropicOutcome> RelayStreamAsync(HttpContext context, UpstreamResult result, string model, bool includeUsage, IChatAnswerRelay? relay)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "text/event-stream; charset=utf-8";
         SseRelay.Start(context);
         var buffer = new ArrayBufferWriter<byte>(4096);
         var converter = new MessagesEventsToChatChunks(new SseFrameWriter(buffer), model, includeUsage);
+        var relayed = relay is null ? null : new ArrayBufferWriter<byte>(4096);
+        Task EmitAsync() => relay is null ? SseRelay.WriteAsync(context, buffer) : EmitThroughAsync(context, buffer, relay, relayed!);
         ExchangeError? error = null;
         try
         {
@@ -139,7 +160,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
                     break;
                 }
                 converter.OnEvent(data);
-                await SseRelay.WriteAsync(context, buffer);
+                await EmitAsync();
             }
             if (error is null && !converter.Finished) error = ExchangeErrors.UpstreamDisconnected;
         }
@@ -151,15 +172,30 @@ public sealed partial class ChatCompletionsViaAnthropic(
             }
             error = broken;
         }
+        await EmitAsync();
         if (error is not null)
         {
             LogStreamBroken(logger, result.Deployment!.Upstream.Name, error.Code);
-            await SseRelay.WriteAsync(context, buffer);
             await DialectErrorWriter.WriteAsync(context, Dialect.OpenAi, error);
             return new(error, result.Deployment, false);
         }
-        await SseRelay.WriteAsync(context, buffer);
         return new(null, result.Deployment, false);
+    }
+
+    /// <summary>Hands each chunk the translator wrote (its frames are <c>data: {json}\n\n</c>, JSON on one line) to the relay, then writes what it gave.</summary>
+    private static async Task EmitThroughAsync(HttpContext context, ArrayBufferWriter<byte> frames, IChatAnswerRelay relay, ArrayBufferWriter<byte> output)
+    {
+        var written = frames.WrittenMemory;
+        while (written.Span.IndexOf("\n\n"u8) is var end and >= 0)
+        {
+            var frame = written[..(end + 2)];
+            written = written[(end + 2)..];
+            var data = frame.Span.StartsWith("data: "u8) ? frame[6..end] : ReadOnlyMemory<byte>.Empty;
+            if (data.Span.SequenceEqual("[DONE]"u8)) await relay.DoneAsync(frame, output, context.RequestAborted);
+            else await relay.ChunkAsync(frame, data, output, context.RequestAborted);
+        }
+        frames.ResetWrittenCount();
+        await SseRelay.WriteAsync(context, output);
     }
 
     private static string? UpstreamMessage(byte[] body)

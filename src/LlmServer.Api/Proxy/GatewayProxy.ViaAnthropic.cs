@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmServer.Api.Anthropic;
@@ -10,9 +11,9 @@ namespace LlmServer.Api.Proxy;
 internal sealed partial class GatewayProxy
 {
     /// <summary>
-    /// /v1/chat/completions for a model anthropic upstreams serve: translated by <see cref="LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic"/>
-    /// over the one transport (all the model's deployments), with its output passed through <see cref="ViaAnthropicCapture"/>
-    /// for usage, restore and the session turn.
+    /// /v1/chat/completions for a model anthropic upstreams serve: translated by <see cref="ChatCompletionsViaAnthropic"/>
+    /// over the one transport (all the model's deployments); its chunks pass through <see cref="ViaAnthropicRelay"/>
+    /// for usage, restore and the session turn on their way to the client.
     /// </summary>
     private async Task ViaAnthropicAsync(Exchange x, JsonObject body, ModelRoute route, RequestScan scan, SessionMemory.Turn? turn)
     {
@@ -24,160 +25,86 @@ internal sealed partial class GatewayProxy
             body["stream_options"] = new JsonObject { ["include_usage"] = true };
             dropUsage = true;
         }
-        var original = ctx.Response.Body;
-        var capture = new ViaAnthropicCapture(original, ctx, x.Restorer, dropUsage, turn);
-        ctx.Response.Body = capture;
+        var relay = new ViaAnthropicRelay(x.Restorer, dropUsage, turn);
         var start = Stopwatch.GetTimestamp();
         ViaAnthropicOutcome? outcome = null;
+        string? failure = null;
         try
         {
-            outcome = await viaAnthropic.HandleAsync(ctx, body, route);
-            await capture.CompleteAsync();
+            outcome = await viaAnthropic.HandleAsync(ctx, body, route, relay);
         }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= ExchangeErrors.ClientDisconnected;
-        }
-        catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            capture.Error ??= ExchangeErrors.ClientDisconnected;
+            failure = ExchangeErrors.ClientDisconnected;
         }
         catch (Services.Masking.MaskingFailedException)
         {
             LogMaskingFailed(logger, "restore");
-            capture.Error ??= ExchangeErrors.RestoreUnavailable.Code;
+            failure = ExchangeErrors.RestoreUnavailable.Code;
+            await Dialects.DialectErrorWriter.WriteAsync(ctx, Dialects.Dialect.OpenAi, ExchangeErrors.RestoreUnavailable);
         }
         finally
         {
-            ctx.Response.Body = original;
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
             x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        var gone = outcome?.ClientGone == true || capture.Error == ExchangeErrors.ClientDisconnected || ctx.RequestAborted.IsCancellationRequested;
-        var error = gone ? ExchangeErrors.ClientDisconnected : outcome?.Error?.Code ?? capture.Error;
+        var gone = outcome?.ClientGone == true || failure == ExchangeErrors.ClientDisconnected || ctx.RequestAborted.IsCancellationRequested;
+        var error = gone ? ExchangeErrors.ClientDisconnected : outcome?.Error?.Code ?? failure;
         var status = gone ? ExchangeErrors.ClientClosedStatus
-            : outcome?.Error is { } e ? e.Status
-            : error is not null ? (ctx.Response.StatusCode >= 400 ? ctx.Response.StatusCode : 502)
+            : outcome?.Error is { } refused ? refused.Status
+            : failure is not null ? ExchangeErrors.RestoreUnavailable.Status
             : ctx.Response.StatusCode;
-        Record(x, outcome?.Deployment ?? route.At(0), status, capture.Usage, error);
+        Record(x, outcome?.Deployment ?? route.At(0), status, relay.Usage, error);
         if (turn is not null && error is null && status == 200) await sessions.StoreAsync(turn);
     }
 }
 
 /// <summary>
-/// Sits in place of the response body while the Anthropic translator writes: SSE chunks are restored and
-/// forwarded event by event (flushed as they come), a plain JSON answer is held until complete, then restored.
-/// Usage is read from what the translator produced.
+/// The chat route's work on a translated answer: usage for the ledger (the usage chunk dropped when the client did
+/// not ask for it), masked values restored (event by event; the tail held back is written before [DONE]), and the
+/// session turn captured.
 /// </summary>
-internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : Stream
+internal sealed class ViaAnthropicRelay(OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : IChatAnswerRelay
 {
-    private readonly MemoryStream _pending = new();
-
     public TokenUsage? Usage { get; private set; }
-    public string? Error { get; set; }
 
-    private bool IsStream => ctx.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => _pending.Write(buffer, offset, count);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask<ReadOnlyMemory<byte>> CompletionAsync(ReadOnlyMemory<byte> completion, CancellationToken cancellationToken)
     {
-        _pending.Write(buffer.Span);
-        if (IsStream) await DrainEventsAsync(cancellationToken);
+        var scan = UsageScanner.Scan(completion.Span, wantId: false);
+        if (scan.HasUsage) Usage = scan.Usage;
+        if (restorer is not null) completion = await restorer.RestoreBodyAsync(completion, cancellationToken);
+        if (turn is not null) SessionMemory.CaptureCompletion(turn, completion.Span);
+        return completion;
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    /// <summary>After the translator returned: the plain answer (restored), or what is left of the stream.</summary>
-    public async Task CompleteAsync()
+    public async ValueTask ChunkAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> data, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
-        if (IsStream)
+        if (data.Span.IndexOf("\"usage\""u8) >= 0)
         {
-            await DrainEventsAsync(ctx.RequestAborted);
-            if (_pending.Length > 0) await inner.WriteAsync(_pending.GetBuffer().AsMemory(0, (int)_pending.Length), ctx.RequestAborted);
-            await inner.FlushAsync(ctx.RequestAborted);
-            return;
-        }
-        ReadOnlyMemory<byte> body = _pending.GetBuffer().AsMemory(0, (int)_pending.Length);
-        if (ctx.Response.StatusCode == 200)
-        {
-            var scan = UsageScanner.Scan(body.Span, wantId: false);
-            if (scan.HasUsage) Usage = scan.Usage;
-            if (restorer is not null) body = await restorer.RestoreBodyAsync(body, ctx.RequestAborted);
-            if (turn is not null) SessionMemory.CaptureCompletion(turn, body.Span);
-        }
-        ctx.Response.ContentLength = body.Length;
-        await inner.WriteAsync(body, ctx.RequestAborted);
-    }
-
-    private async Task DrainEventsAsync(CancellationToken cancellationToken)
-    {
-        var wrote = false;
-        while (true)
-        {
-            var data = _pending.GetBuffer().AsMemory(0, (int)_pending.Length);
-            var end = EventLength(data.Span);
-            if (end == 0) break;
-            var ev = data[..end].ToArray();
-            var rest = data[end..].ToArray();
-            _pending.SetLength(0);
-            _pending.Write(rest);
-            var output = await ProcessAsync(ev, cancellationToken);
-            if (output.Length > 0)
-            {
-                await inner.WriteAsync(output, cancellationToken);
-                wrote = true;
-            }
-        }
-        if (wrote) await inner.FlushAsync(cancellationToken);
-    }
-
-    private async ValueTask<ReadOnlyMemory<byte>> ProcessAsync(byte[] ev, CancellationToken cancellationToken)
-    {
-        var d = ev.AsSpan().IndexOf("data:"u8);
-        if (d < 0) return ev;
-        var p = d + 5;
-        if (p < ev.Length && ev[p] == ' ') p++;
-        var nl = ev.AsSpan(p).IndexOf((byte)'\n');
-        var len = nl < 0 ? ev.Length - p : nl;
-        if (len > 0 && ev[p + len - 1] == '\r') len--;
-        var payload = ev.AsMemory(p, len);
-        if (payload.Span.SequenceEqual("[DONE]"u8))
-        {
-            var tail = restorer is null ? null : await restorer.FlushAllAsync(cancellationToken);
-            if (tail is null) return ev;
-            if (turn is not null) Capture(tail);
-            return (byte[])[.. tail, .. ev];
-        }
-        if (payload.Span.IndexOf("\"error\""u8) >= 0 && payload.Span.IndexOf("\"choices\""u8) < 0) Error ??= "upstream_error";
-        if (payload.Span.IndexOf("\"usage\""u8) >= 0)
-        {
-            var scan = UsageScanner.Scan(payload.Span, wantId: false);
+            var scan = UsageScanner.Scan(data.Span, wantId: false);
             if (scan.HasUsage)
             {
                 Usage = scan.Usage;
-                if (dropUsage && scan.ChoicesEmpty) return ReadOnlyMemory<byte>.Empty;
+                if (dropUsage && scan.ChoicesEmpty) return;
             }
         }
-        byte[]? rewritten = restorer is null ? null : await restorer.RewriteEventAsync(ev, d, payload, cancellationToken);
+        var rewritten = restorer is null ? null : await restorer.RewriteEventAsync(frame, 0, data, cancellationToken);
         if (turn is not null)
         {
-            if (rewritten is null) SessionMemory.CaptureDelta(turn, payload.Span);
+            if (rewritten is null) SessionMemory.CaptureDelta(turn, data.Span);
             else Capture(rewritten);
         }
-        return rewritten ?? ev;
+        output.Write(rewritten is null ? frame.Span : rewritten);
+    }
+
+    public async ValueTask DoneAsync(ReadOnlyMemory<byte> frame, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    {
+        if (restorer is not null && await restorer.FlushAllAsync(cancellationToken) is { } tail)
+        {
+            if (turn is not null) Capture(tail);
+            output.Write(tail);
+        }
+        output.Write(frame.Span);
     }
 
     private void Capture(byte[] ev)
@@ -187,11 +114,5 @@ internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiR
         var p = d + 6;
         var nl = ev.AsSpan(p).IndexOf((byte)'\n');
         SessionMemory.CaptureDelta(turn!, ev.AsSpan(p, nl < 0 ? ev.Length - p : nl));
-    }
-
-    private static int EventLength(ReadOnlySpan<byte> span)
-    {
-        var i = span.IndexOf("\n\n"u8);
-        return i < 0 ? 0 : i + 2;
     }
 }
