@@ -8,6 +8,7 @@ using LlmServer.Services.Masking;
 using LlmServer.Dto.Chat;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Exchange;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -48,6 +49,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status504GatewayTimeout)]
     public async Task<IActionResult> ChatAsync([FromBody] ChatRequest request)
     {
+        request = WithHeaderSession(request);
         if (request.Stream)
         {
             await StreamCoreAsync(request);
@@ -58,6 +60,22 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
         SetMaskedHeader(caller);
         return Ok(response);
     }
+
+    /// <summary>
+    /// The x-session-id header every API reads, under the exchange core's rule (400 invalid_session_id, never
+    /// dropped); it names the session when the body does not (the body's session_id wins).
+    /// </summary>
+    private ChatRequest WithHeaderSession(ChatRequest request)
+    {
+        if (ExchangeSteps.CheckSessionId(Request.Headers[SessionHeader].ToString(), SessionHeader, out var sessionId) is { } bad)
+        {
+            RejectedRequestLedger.Record(HttpContext, bad.Status, bad.Code);
+            throw LlmServerException.From(bad);
+        }
+        return sessionId is not null && request.EffectiveSessionId is null ? request with { SessionId = sessionId } : request;
+    }
+
+    private const string SessionHeader = "x-session-id";
 
     /// <summary>The authenticated caller (virtual key, ledger key id) as the chat service needs it.</summary>
     private ChatCaller Caller()
@@ -85,7 +103,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status503ServiceUnavailable)]
     public async Task<IActionResult> StreamAsync([FromBody] ChatRequest request)
     {
-        await StreamCoreAsync(request);
+        await StreamCoreAsync(WithHeaderSession(request));
         return new EmptyResult();
     }
 
