@@ -31,12 +31,12 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// given, else the server's key; otherwise the server's key (OPENAI_API_KEY, 503 when not configured).
     /// </remarks>
     /// <response code="200">The answer, with tokens, cost and api_key_source (for background=true: response_id and status queued).</response>
-    /// <response code="400">Invalid request or malformed JSON.</response>
+    /// <response code="400">Invalid request, malformed JSON, or a session id that is not 1..128 printable ASCII characters (invalid_session_id).</response>
     /// <response code="401">OpenAI rejected the caller's own key.</response>
     /// <response code="413">Body larger than LlmServer:Limits:MaxRequestBodyBytes.</response>
-    /// <response code="429">Upstream rate limit (Retry-After).</response>
-    /// <response code="502">Upstream unreachable.</response>
-    /// <response code="503">No usable key: OPENAI_API_KEY not configured.</response>
+    /// <response code="429">The key's rate limit (rate_limit_exceeded) or budget (budget_exceeded), or the upstream's (upstream_rate_limited); Retry-After when waiting helps.</response>
+    /// <response code="502">Upstream failed after the retries, unreachable, or answered garbage.</response>
+    /// <response code="503">No usable key (OPENAI_API_KEY not configured), masking or limits unavailable, or every circuit open (Retry-After).</response>
     /// <response code="504">Upstream timeout.</response>
     [HttpPost]
     [ProducesResponseType<ChatResponse>(StatusCodes.Status200OK)]

@@ -35,9 +35,7 @@ internal sealed record ResponsesTarget
     /// <summary>The model name as the upstream knows it (an Azure deployment).</summary>
     public Func<string, string> UpstreamModel { get; init; } = static m => m;
     public required string KeyEnv { get; init; }
-    public required string UrlSetting { get; init; }
     public required string UrlEnv { get; init; }
-    public required string TimeoutSetting { get; init; }
 
     public static ResponsesTarget OpenAi(OpenAiOptions o) => new()
     {
@@ -49,9 +47,7 @@ internal sealed record ResponsesTarget
         ServerKey = o.ApiKey,
         TimeoutSeconds = o.TimeoutSeconds,
         KeyEnv = "OPENAI_API_KEY",
-        UrlSetting = "LlmServer:OpenAi:BaseUrl",
         UrlEnv = "OPENAI_BASE_URL",
-        TimeoutSetting = "LlmServer:OpenAi:TimeoutSeconds",
     };
 
     public static ResponsesTarget Azure(AzureOpenAiOptions o) => new()
@@ -67,9 +63,7 @@ internal sealed record ResponsesTarget
         TimeoutSeconds = o.TimeoutSeconds,
         UpstreamModel = o.DeploymentFor,
         KeyEnv = "AZURE_OPENAI_API_KEY",
-        UrlSetting = "LlmServer:AzureOpenAi:Endpoint",
         UrlEnv = "AZURE_OPENAI_ENDPOINT",
-        TimeoutSetting = "LlmServer:AzureOpenAi:TimeoutSeconds",
     };
 
     /// <summary>The SDK's authentication policy for a key: Bearer, or the target's key header.</summary>

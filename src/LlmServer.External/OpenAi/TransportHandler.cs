@@ -57,7 +57,7 @@ internal sealed class TransportHandler(IUpstreamForwarder forwarder, ResponsesTa
         UpstreamOutcome.UpstreamError => ExchangeErrors.UpstreamFailed(result.UpstreamStatus),
         UpstreamOutcome.Timeout => ExchangeErrors.UpstreamTimeout with
         {
-            Args = [upstream.FirstByteTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)],
+            Args = [Math.Min(upstream.FirstByteTimeout.TotalSeconds, upstream.TotalTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture)],
         },
         UpstreamOutcome.CircuitOpen => ExchangeErrors.UpstreamUnavailable(model, (long)Math.Ceiling(breaker.BreakSeconds)),
         _ => ExchangeErrors.UpstreamUnreachable with { Args = [target.UrlEnv] },
@@ -74,13 +74,10 @@ internal sealed class TransportHandler(IUpstreamForwarder forwarder, ResponsesTa
         request.Headers.TryGetValues("Accept", out var values) ? string.Join(", ", values) : null;
 
     /// <summary>The key the SDK put on the request (the server's, or the caller's own), passed on unchanged.</summary>
-    private static KeyValuePair<string, string>[] CredentialsOf(HttpRequestMessage request)
+    private KeyValuePair<string, string>[] CredentialsOf(HttpRequestMessage request)
     {
-        foreach (var name in (ReadOnlySpan<string>)["Authorization", "api-key"])
-        {
-            if (request.Headers.TryGetValues(name, out var values)) return [new(name, values.First())];
-        }
-        return [];
+        var name = target.KeyHeader ?? "Authorization";
+        return request.Headers.TryGetValues(name, out var values) ? [new(name, values.First())] : [];
     }
 
     /// <summary>The top-level "model" of a Responses request body (the name the upstream knows: an Azure deployment).</summary>
