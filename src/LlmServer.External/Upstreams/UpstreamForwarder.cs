@@ -120,7 +120,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         }
         if (chosen is null || breaker is null)
         {
-            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open" });
+            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open", RetryAfter = TimeSpan.FromSeconds(Math.Max(0.5, _options.CircuitBreaker.BreakSeconds)) });
         }
         s.Current = chosen;
         var inner = ResilienceContextPool.Shared.Get(outer.CancellationToken);
