@@ -14,6 +14,12 @@ public sealed record ChatTranslationOptions
 
     /// <summary>max_tokens (vLLM, most compatible servers) or max_completion_tokens (OpenAI, required by o-series).</summary>
     public string MaxTokensField { get; init; } = "max_tokens";
+
+    /// <summary>
+    /// True when the upstream accepts <c>reasoning_effort</c> (OpenAI reasoning models, vLLM): Anthropic's
+    /// <c>thinking</c> / <c>output_config.effort</c> become it. False: they are dropped.
+    /// </summary>
+    public bool PassReasoningEffort { get; init; }
 }
 
 /// <summary>Anthropic Messages request -> OpenAI chat.completions request.</summary>
@@ -73,6 +79,7 @@ public static class MessagesToChatRequest
         if (options.PassTopK && request["top_k"] is JsonNode k) chat["top_k"] = k.DeepClone();
         if (request["stop_sequences"] is JsonArray { Count: > 0 } stops) chat["stop"] = stops.DeepClone();
         if (J.Str(request["metadata"]?["user_id"]) is { } user) chat["user"] = user;
+        if (options.PassReasoningEffort && ReasoningEffort.FromAnthropic(request) is { } effort) chat["reasoning_effort"] = effort;
 
         if (request["tools"] is JsonArray { Count: > 0 } tools)
         {
