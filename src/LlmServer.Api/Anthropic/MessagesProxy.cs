@@ -218,6 +218,8 @@ public sealed partial class MessagesProxy(
             Status = status,
             InputTokens = tokens.InputTokens,
             CachedTokens = tokens.CachedTokens,
+            CacheCreation5mTokens = tokens.CacheCreation5mTokens,
+            CacheCreation1hTokens = tokens.CacheCreation1hTokens,
             OutputTokens = tokens.OutputTokens,
             ReasoningTokens = tokens.ReasoningTokens,
             CostUsd = cost,
@@ -249,14 +251,6 @@ public sealed partial class MessagesProxy(
     {
         public TokenUsage? Value { get; set; }
     }
-
-    private static TokenUsage? FromOpenAi(JsonNode? usage) => usage is JsonObject u
-        ? new TokenUsage(
-            (long?)u["prompt_tokens"] ?? 0,
-            (long?)u["prompt_tokens_details"]?["cached_tokens"] ?? 0,
-            (long?)u["completion_tokens"] ?? 0,
-            (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
-        : null;
 
     /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else the server's token counter for the upstream model (see <see cref="ITokenCounter"/>).</summary>
     public async Task CountTokensAsync(HttpContext context)
@@ -531,7 +525,7 @@ public sealed partial class MessagesProxy(
                 await WriteErrorAsync(context, 502, AnthropicErrorTypes.Api, "The upstream provider returned an invalid response.");
                 return;
             }
-            usage.Value = FromOpenAi(completion["usage"]);
+            usage.Value = UsageJson.FromOpenAi(completion["usage"]);
             var message = ChatToMessagesResponse.Translate(completion, model, stops);
             if (restore is not null) await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
             context.Response.StatusCode = 200;
@@ -607,7 +601,7 @@ public sealed partial class MessagesProxy(
         }
         finally
         {
-            usage.Value = FromOpenAi(converter.UpstreamUsage);
+            usage.Value = UsageJson.FromOpenAi(converter.UpstreamUsage);
         }
     }
 

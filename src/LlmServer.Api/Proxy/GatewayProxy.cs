@@ -827,6 +827,8 @@ internal sealed partial class GatewayProxy(
             Status = status,
             InputTokens = t.InputTokens,
             CachedTokens = t.CachedTokens,
+            CacheCreation5mTokens = t.CacheCreation5mTokens,
+            CacheCreation1hTokens = t.CacheCreation1hTokens,
             OutputTokens = t.OutputTokens,
             ReasoningTokens = t.ReasoningTokens,
             CostUsd = cost,

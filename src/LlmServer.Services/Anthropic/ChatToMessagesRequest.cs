@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Pricing;
 
 namespace LlmServer.Services.Anthropic;
 
@@ -300,13 +301,21 @@ public static class MessagesToChatResponse
         var cacheWrite = J.Long(usage?["cache_creation_input_tokens"]) ?? 0;
         var output = J.Long(usage?["output_tokens"]) ?? 0;
         var prompt = input + cacheRead + cacheWrite;
-        return new JsonObject
+        var result = new JsonObject
         {
             ["prompt_tokens"] = prompt,
             ["completion_tokens"] = output,
             ["total_tokens"] = prompt + output,
             ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cacheRead },
         };
+        // NOTE: OpenAI has no field for cache writes, which cost more than plain input; they ride beside prompt_tokens
+        // under Anthropic's names (as LiteLLM does), so the ledger and a cost-aware client can price them.
+        if (cacheWrite > 0 && usage is JsonObject u)
+        {
+            var (fiveMinutes, oneHour) = UsageJson.CacheCreation(u);
+            UsageJson.WriteAnthropicCacheCreation(result, fiveMinutes, oneHour);
+        }
+        return result;
     }
 }
 
