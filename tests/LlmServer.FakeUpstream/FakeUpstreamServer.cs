@@ -45,6 +45,9 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
     /// <summary>Models served by /v1/models (vLLM style, with max_model_len).</summary>
     public List<string> Models { get; } = ["gpt-4o-mini", "gpt-4o", "fake-vllm-model"];
 
+    /// <summary>The context length /v1/models reports for every model (vLLM's max_model_len).</summary>
+    public int MaxModelLen { get; set; } = 8192;
+
     /// <summary>When non-empty, only these keys are accepted; others get 401 in the path's dialect.</summary>
     public HashSet<string> ValidKeys { get; } = [];
 

@@ -11,6 +11,7 @@ using LlmServer.Services.Auth;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
+using LlmServer.Services.Routing;
 using LlmServer.Services.Tokens;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -252,6 +253,12 @@ public sealed partial class MessagesProxy(
         public TokenUsage? Value { get; set; }
     }
 
+    /// <summary>The translation options with the prompt counted, when the deployment's context length makes it matter.</summary>
+    private ChatTranslationOptions ContextAware(ChatTranslationOptions options, JsonObject body) =>
+        ContextLimits.Applies(options.ContextLength, (long?)body["max_tokens"])
+            ? options with { PromptTokens = tokens.CountRequest(options.UpstreamModel, AnthropicJson.ToUtf8(body)) }
+            : options;
+
     /// <summary>POST /v1/messages/count_tokens: exact from an Anthropic upstream, else the server's token counter for the upstream model (see <see cref="ITokenCounter"/>).</summary>
     public async Task CountTokensAsync(HttpContext context)
     {
@@ -470,7 +477,8 @@ public sealed partial class MessagesProxy(
         JsonObject chat;
         try
         {
-            chat = MessagesToChatRequest.Translate(body, upstream.Translation);
+            chat = MessagesToChatRequest.Translate(body, ContextAware(upstream.Translation, body), out var fit);
+            if (fit.Verdict == ContextVerdict.Clamped) context.Response.Headers[ContextDecision.ClampedHeader] = fit.ClampedHeaderValue;
         }
         catch (AnthropicTranslationException e)
         {

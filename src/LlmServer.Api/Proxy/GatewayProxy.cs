@@ -228,7 +228,9 @@ internal sealed partial class GatewayProxy(
                 {
                     var streamsUsage = route is GatewayRoute.ChatCompletions or GatewayRoute.Completions;
                     var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
-                    var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)route], new SplicedBody(body, scan, usageEdit),
+                    var (refused, maxTokensEdit) = route == GatewayRoute.ChatCompletions ? await FitContextAsync(x, modelRoute.Model, body, scan) : default;
+                    if (refused) return;
+                    var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)route], new SplicedBody(body, scan, usageEdit, maxTokensEdit),
                         scan.Stream ? "text/event-stream" : "application/json");
 
                     using var result = await forwarder.SendAsync(request, modelRoute, ctx.RequestAborted);

@@ -84,15 +84,15 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
         {
             UpstreamKinds.Anthropic => new MessagesUpstream(u.Name, UpstreamDialect.Anthropic, u.BaseUrl, u.ApiKey, d.UpstreamModel, new ChatTranslationOptions()),
             UpstreamKinds.OpenAiCompatible => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = true, MaxTokensField = "max_tokens", PassReasoningEffort = true }),
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = true, MaxTokensField = "max_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen }),
             UpstreamKinds.AzureOpenAi => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true })
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen })
             {
                 ApiKeyHeader = "api-key",
                 ChatCompletionsUri = u.ApiVersion is null ? null : AzureOpenAiUpstream.RequestUri(u, d.UpstreamModel, "chat/completions"),
             },
             _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true }),
+                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen }),
         };
         // NOTE: the implicit upstreams keep their provider section's TimeoutSeconds; table upstreams use their own idle limit.
         return u.Name is Anthropic or Vllm or OpenAi ? selected : selected with { IdleTimeout = u.IdleTimeout };
