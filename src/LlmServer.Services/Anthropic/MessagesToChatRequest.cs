@@ -17,8 +17,8 @@ public sealed record ChatTranslationOptions
     public string MaxTokensField { get; init; } = "max_tokens";
 
     /// <summary>
-    /// True when the upstream accepts <c>reasoning_effort</c> (OpenAI reasoning models, vLLM): Anthropic's
-    /// <c>thinking</c> / <c>output_config.effort</c> become it. False: they are dropped.
+    /// True when the upstream accepts <c>reasoning_effort</c> for this model (see <see cref="ReasoningEffort.Accepts"/>):
+    /// Anthropic's <c>thinking</c> / <c>output_config.effort</c> become it. False: they are dropped.
     /// </summary>
     public bool PassReasoningEffort { get; init; }
 

@@ -83,19 +83,26 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
         var selected = u.Kind switch
         {
             UpstreamKinds.Anthropic => new MessagesUpstream(u.Name, UpstreamDialect.Anthropic, u.BaseUrl, u.ApiKey, d.UpstreamModel, new ChatTranslationOptions()),
-            UpstreamKinds.OpenAiCompatible => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = true, MaxTokensField = "max_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen }),
-            UpstreamKinds.AzureOpenAi => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen })
+            UpstreamKinds.OpenAiCompatible => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel, Translation(vllm: true)),
+            UpstreamKinds.AzureOpenAi => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel, Translation(vllm: false))
             {
                 ApiKeyHeader = "api-key",
                 ChatCompletionsUri = u.ApiVersion is null ? null : AzureOpenAiUpstream.RequestUri(u, d.UpstreamModel, "chat/completions"),
             },
-            _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel,
-                new ChatTranslationOptions { UpstreamModel = d.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens", PassReasoningEffort = true, ContextLength = route.Model.MaxModelLen }),
+            _ => new MessagesUpstream(u.Name, UpstreamDialect.OpenAiChat, u.BaseUrl, u.ApiKey, d.UpstreamModel, Translation(vllm: false)),
         };
         // NOTE: the implicit upstreams keep their provider section's TimeoutSeconds; table upstreams use their own idle limit.
         return u.Name is Anthropic or Vllm or OpenAi ? selected : selected with { IdleTimeout = u.IdleTimeout };
+
+        // vLLM takes top_k and max_tokens; OpenAI and Azure refuse top_k and want max_completion_tokens (o-series).
+        ChatTranslationOptions Translation(bool vllm) => new()
+        {
+            UpstreamModel = d.UpstreamModel,
+            PassTopK = vllm,
+            MaxTokensField = vllm ? "max_tokens" : "max_completion_tokens",
+            PassReasoningEffort = ReasoningEffort.Accepts(u.Kind, d.UpstreamModel),
+            ContextLength = route.Model.MaxModelLen,
+        };
     }
 }
 

@@ -19,6 +19,23 @@ public static class ReasoningEffort
     public const int MinimumBudget = 1024;
 
     /// <summary>
+    /// Whether an upstream takes reasoning_effort for a model. vLLM (and other OpenAI-compatible servers) accept it
+    /// for any model; OpenAI and Azure refuse it with a 400 on a model that does not reason (gpt-4o, gpt-4.1), so
+    /// there it is sent only to the reasoning families (o-series, gpt-5) and otherwise dropped.
+    /// </summary>
+    public static bool Accepts(string upstreamKind, string upstreamModel) => upstreamKind switch
+    {
+        Routing.UpstreamKinds.OpenAiCompatible => true,
+        Routing.UpstreamKinds.OpenAi or Routing.UpstreamKinds.AzureOpenAi => IsReasoningModel(upstreamModel),
+        _ => false,
+    };
+
+    private static bool IsReasoningModel(string model) =>
+        model.StartsWith("gpt-5", StringComparison.OrdinalIgnoreCase)
+        || (model.Length >= 2 && model[0] is 'o' or 'O' && char.IsAsciiDigit(model[1]))
+        || model.StartsWith("codex", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// The reasoning_effort an Anthropic request asks for, or null when it asks for none. <c>output_config.effort</c>
     /// (low / medium / high / max) is the explicit level and wins; else <c>thinking</c>: enabled with a budget maps
     /// by bucket, adaptive takes Anthropic's default effort (high), disabled asks for nothing.

@@ -57,13 +57,17 @@ public sealed class ReasoningEffortTranslationTests
         Assert.That(chat.ContainsKey("output_config"), Is.False);
     }
 
-    [TestCase("openai")]
-    [TestCase("azure_openai")]
-    [TestCase("openai_compatible")]
-    public void EveryOpenAiStyleUpstreamKind_TakesReasoningEffort(string kind)
+    [TestCase("openai_compatible", "qwen3-coder", true)]
+    [TestCase("openai_compatible", "gpt-4o-mini", true)]
+    [TestCase("openai", "gpt-5-mini", true)]
+    [TestCase("openai", "o4-mini", true)]
+    [TestCase("azure_openai", "o3", true)]
+    [TestCase("openai", "gpt-4o-mini", false)]
+    [TestCase("azure_openai", "my-gpt4o-deployment", false)]
+    public void ReasoningEffort_GoesToUpstreamsThatAcceptItForTheModel(string kind, string model, bool expected)
     {
         var upstream = new UpstreamDefinition { Name = "u", Kind = kind, BaseUrl = "http://127.0.0.1:1/v1" };
-        var route = new ModelRoute(new ModelEntry("m", [new Deployment(upstream, "m", 1)], null, 0), 0);
+        var route = new ModelRoute(new ModelEntry("m", [new Deployment(upstream, model, 1)], null, 0), 0);
         var router = Substitute.For<IModelRouter>();
         router.TryResolve("m", out Arg.Any<ModelRoute>()).Returns(x =>
         {
@@ -73,7 +77,7 @@ public sealed class ReasoningEffortTranslationTests
 
         var selected = new RoutedMessagesUpstreamSelector(router).Select("m");
 
-        Assert.That(selected!.Translation.PassReasoningEffort, Is.True);
+        Assert.That(selected!.Translation.PassReasoningEffort, Is.EqualTo(expected));
     }
 
     [TestCase("low", 2048)]
