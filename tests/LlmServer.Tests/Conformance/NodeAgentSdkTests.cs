@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmServer.FakeUpstream;
 using LlmServer.Tests.Infrastructure;
@@ -30,11 +29,7 @@ public sealed class NodeAgentSdkTests
     [OneTimeSetUp]
     public async Task RunClientsAsync()
     {
-        var dir = Environment.GetEnvironmentVariable("LLMSERVER_TEST_NODE_CLIENTS");
-        if (string.IsNullOrEmpty(dir))
-        {
-            Assert.Ignore("LLMSERVER_TEST_NODE_CLIENTS is not set: run through scripts/test.sh, which installs the npm SDKs.");
-        }
+        var dir = NodeClients.Directory();
         s_fake = await FakeUpstreamServer.StartAsync();
         s_fake.ToolCalls.Add(new ScriptedToolCall("lookup", """{"input":"seoul"}"""));
         await using var app = new LlmServerApp(new Dictionary<string, string?>
@@ -47,7 +42,14 @@ public sealed class NodeAgentSdkTests
         app.UseKestrel(0);
         app.StartServer();
         using var probe = app.CreateClient();
-        s_result = await RunNodeAsync(dir!, probe.BaseAddress!.ToString().TrimEnd('/'));
+        s_result = await NodeClients.RunAsync(dir, "agent-sdks.mjs", new Dictionary<string, string>
+        {
+            ["LLMSERVER_URL"] = probe.BaseAddress!.ToString().TrimEnd('/'),
+            ["LLMSERVER_KEY"] = MasterKey,
+            ["LLMSERVER_PROMPT"] = Prompt,
+            ["LLMSERVER_MODEL"] = "gpt-4o-mini",
+            ["LLMSERVER_CLAUDE"] = "claude-sonnet-4-5",
+        }, TimeSpan.FromSeconds(120));
     }
 
     [OneTimeTearDown]
@@ -91,35 +93,5 @@ public sealed class NodeAgentSdkTests
             Assert.That((string?)tool["calls"]?[0]?["input"], Is.EqualTo("seoul"), tool.ToJsonString());
             Assert.That((string?)tool["text"], Is.EqualTo(AnswerToToolResult), "the tool's result reached the model");
         });
-    }
-
-    private static async Task<JsonNode> RunNodeAsync(string dir, string baseUrl)
-    {
-        var psi = new ProcessStartInfo("node", "agent-sdks.mjs")
-        {
-            WorkingDirectory = dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["LLMSERVER_URL"] = baseUrl;
-        psi.Environment["LLMSERVER_KEY"] = MasterKey;
-        psi.Environment["LLMSERVER_PROMPT"] = Prompt;
-        psi.Environment["LLMSERVER_MODEL"] = "gpt-4o-mini";
-        psi.Environment["LLMSERVER_CLAUDE"] = "claude-sonnet-4-5";
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new AssertionException("the Node clients did not finish within 120 s: " + await stderr);
-        }
-        Assert.That(process.ExitCode, Is.EqualTo(0), await stderr);
-        return JsonNode.Parse(await stdout) ?? throw new InvalidOperationException("node printed nothing");
     }
 }

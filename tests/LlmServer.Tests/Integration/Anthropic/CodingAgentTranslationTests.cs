@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Tests.Integration.Gateway;
 
@@ -30,17 +29,7 @@ public sealed class CodingAgentTranslationTests
         _host.Usage.Clear();
     }
 
-    internal static async Task<(int Status, JsonNode? Body)> PostAsync(HttpClient http, string path, string json)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        JsonNode? body = null;
-        try { body = JsonNode.Parse(text); }
-        catch (System.Text.Json.JsonException) { }
-        return ((int)response.StatusCode, body);
-    }
+    private async Task<int> PostAsync(string json) => (int)(await AgentRequests.PostAsync(_host, "/v1/messages", json)).Response.StatusCode;
 
     private static string ClaudeCodeRequest(string model, string nonce, string extra = "") => $$$"""
         {"model":"{{{model}}}","max_tokens":200,{{{extra}}}
@@ -52,8 +41,7 @@ public sealed class CodingAgentTranslationTests
     [Test]
     public async Task Messages_ThinkingEffort_ReachesATranslatedUpstreamAsReasoningEffort()
     {
-        using var http = _host.Client();
-        var (status, _) = await PostAsync(http, "/v1/messages",
+        var status = await PostAsync(
             ClaudeCodeRequest(Translated, "a1", "\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"low\"},"));
 
         Assert.That(status, Is.EqualTo(200));
@@ -66,9 +54,8 @@ public sealed class CodingAgentTranslationTests
     [Test]
     public async Task Messages_TranslatedSystemPrompt_IsByteIdentical_AcrossRequestsDifferingOnlyInClaudeCodesNonce()
     {
-        using var http = _host.Client();
-        await PostAsync(http, "/v1/messages", ClaudeCodeRequest(Translated, "42e1"));
-        await PostAsync(http, "/v1/messages", ClaudeCodeRequest(Translated, "9f07"));
+        await PostAsync(ClaudeCodeRequest(Translated, "42e1"));
+        await PostAsync(ClaudeCodeRequest(Translated, "9f07"));
 
         var bodies = _host.Fake.Requests.Where(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal)).Select(r => r.Body).ToArray();
         Assert.That(bodies, Has.Length.EqualTo(2));
@@ -80,8 +67,7 @@ public sealed class CodingAgentTranslationTests
     [Test]
     public async Task Messages_Passthrough_KeepsClaudeCodesBillingBlockForAnthropic()
     {
-        using var http = _host.Client();
-        var (status, _) = await PostAsync(http, "/v1/messages", ClaudeCodeRequest(Claude, "77aa"));
+        var status = await PostAsync(ClaudeCodeRequest(Claude, "77aa"));
 
         Assert.That(status, Is.EqualTo(200));
         var system = _host.Fake.LastRequest.Json!["system"]!.AsArray();

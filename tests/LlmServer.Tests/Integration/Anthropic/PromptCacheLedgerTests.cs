@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Accounting;
 using LlmServer.Tests.Integration.Gateway;
@@ -46,11 +44,7 @@ public sealed class PromptCacheLedgerTests
 
     private async Task<string> PostAsync(string path, JsonObject body)
     {
-        using var http = _host.Client();
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
+        var (response, text) = await AgentRequests.PostAsync(_host, path, body.ToJsonString());
         Assert.That((int)response.StatusCode, Is.EqualTo(200), text);
         return text;
     }

@@ -59,11 +59,8 @@ public sealed class ContextLimitTests
 
     private static async Task<(HttpResponseMessage Response, JsonNode? Body)> PostAsync(GatewayHost host, string path, string json)
     {
-        using var http = host.Client();
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Add("anthropic-version", "2023-06-01");
-        var response = await http.SendAsync(request);
-        return (response, JsonNode.Parse(await response.Content.ReadAsStringAsync()));
+        var (response, text) = await Anthropic.AgentRequests.PostAsync(host, path, json);
+        return (response, JsonNode.Parse(text));
     }
 
     private static long Count(GatewayHost host, string json) =>
