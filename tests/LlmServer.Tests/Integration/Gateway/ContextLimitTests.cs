@@ -50,10 +50,10 @@ public sealed class ContextLimitTests
         _discovering.Fake.Reset();
     }
 
-    private static string Chat(string model, string text, long maxTokens) =>
+    private static string Chat(string model, string text, long maxTokens, bool stream = false) =>
         new JsonObject
         {
-            ["model"] = model, ["max_tokens"] = maxTokens,
+            ["model"] = model, ["max_tokens"] = maxTokens, ["stream"] = stream,
             ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = text }),
         }.ToJsonString();
 
@@ -66,13 +66,14 @@ public sealed class ContextLimitTests
     private static long Count(GatewayHost host, string json) =>
         host.Factory.Services.GetRequiredService<ITokenCounter>().CountRequest("fake-vllm-model", Encoding.UTF8.GetBytes(json));
 
-    [Test]
-    public async Task ChatCompletions_MaxTokensOverAConfiguredContext_IsLoweredToFit_AndTheHeaderSaysSo()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task ChatCompletions_MaxTokensOverAConfiguredContext_IsLoweredToFit_AndTheHeaderSaysSo(bool stream)
     {
-        var json = Chat("house-model", "Write a long story.", 128000);
+        var json = Chat("house-model", "Write a long story.", 128000, stream);
         var expected = Configured - Count(_configured, json);
 
-        var (response, _) = await PostAsync(_configured, "v1/chat/completions", json);
+        var (response, _) = await Anthropic.AgentRequests.PostAsync(_configured, "v1/chat/completions", json);
 
         Assert.That((int)response.StatusCode, Is.EqualTo(200));
         Assert.That((long?)_configured.Fake.LastRequest.Json!["max_tokens"], Is.EqualTo(expected));
@@ -117,14 +118,15 @@ public sealed class ContextLimitTests
         Assert.That(response.Headers.GetValues(Header).Single(), Is.EqualTo($"128000->{expected}"));
     }
 
-    [Test]
-    public async Task Messages_ClaudeCodesMaxTokens_IsLoweredToTheTranslatedUpstreamsContext()
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Messages_ClaudeCodesMaxTokens_IsLoweredToTheTranslatedUpstreamsContext(bool stream)
     {
-        var json = Chat("fake-vllm-model", "Write a long story.", 128000);
+        var json = Chat("fake-vllm-model", "Write a long story.", 128000, stream);
 
-        var (response, body) = await PostAsync(_discovering, "v1/messages", json);
+        var (response, text) = await Anthropic.AgentRequests.PostAsync(_discovering, "v1/messages", json);
 
-        Assert.That((int)response.StatusCode, Is.EqualTo(200), body?.ToJsonString());
+        Assert.That((int)response.StatusCode, Is.EqualTo(200), text);
         var sent = (long?)_discovering.Fake.LastRequest.Json!["max_tokens"];
         Assert.That(sent, Is.LessThan(Discovered).And.GreaterThan(Discovered - 100));
         Assert.That(response.Headers.GetValues(Header).Single(), Is.EqualTo($"128000->{sent}"));
