@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Pricing;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Anthropic;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
 using LlmServer.Services.Routing;
-using NSubstitute;
 
 namespace LlmServer.Tests.Unit.Anthropic;
 
@@ -67,17 +66,10 @@ public sealed class ReasoningEffortTranslationTests
     public void ReasoningEffort_GoesToUpstreamsThatAcceptItForTheModel(string kind, string model, bool expected)
     {
         var upstream = new UpstreamDefinition { Name = "u", Kind = kind, BaseUrl = "http://127.0.0.1:1/v1" };
-        var route = new ModelRoute(new ModelEntry("m", [new Deployment(upstream, model, 1)], null, 0), 0);
-        var router = Substitute.For<IModelRouter>();
-        router.TryResolve("m", out Arg.Any<ModelRoute>()).Returns(x =>
-        {
-            x[1] = route;
-            return true;
-        });
 
-        var selected = new RoutedMessagesUpstreamSelector(router).Select("m");
+        var options = MessagesTranslation.OptionsFor(new Deployment(upstream, model, 1));
 
-        Assert.That(selected!.Translation.PassReasoningEffort, Is.EqualTo(expected));
+        Assert.That(options.PassReasoningEffort, Is.EqualTo(expected));
     }
 
     [TestCase("low", 2048)]
