@@ -12,6 +12,11 @@ public static class ExchangeErrors
     public static ExchangeError InvalidSessionId(string header) =>
         new("invalid_session_id", 400, $"The {header} header must be 1 to {MaxSessionIdLength} printable characters.") { Param = header };
 
+    /// <summary>No key, or a key this server does not know.</summary>
+    public static ExchangeError InvalidApiKey(bool missing) => new("invalid_api_key", 401, missing
+        ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+        : "Incorrect API key provided.");
+
     public static ExchangeError PayloadTooLarge(long maxBytes) =>
         new("payload_too_large", 413, $"The request body exceeds the limit of {maxBytes} bytes.") { Args = [maxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)] };
 

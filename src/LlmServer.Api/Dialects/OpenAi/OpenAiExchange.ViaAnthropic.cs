@@ -2,22 +2,23 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmServer.Api.Anthropic;
+using LlmServer.Services.Dialects.OpenAi;
 using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Api.Dialects.OpenAi;
 
-internal sealed partial class GatewayProxy
+internal sealed partial class OpenAiExchange
 {
     /// <summary>
     /// /v1/chat/completions for a model anthropic upstreams serve: translated by <see cref="ChatCompletionsViaAnthropic"/>
     /// over the one transport (all the model's deployments); its chunks pass through <see cref="ViaAnthropicRelay"/>
     /// for usage, restore and the session turn on their way to the client.
     /// </summary>
-    private async Task ViaAnthropicAsync(Exchange x, JsonObject body, ModelRoute route, RequestScan scan, SessionMemory.Turn? turn)
+    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute modelRoute, RequestScan scan)
     {
-        var ctx = x.Ctx;
+        var ctx = call.Ctx;
         var dropUsage = false;
         if (scan.Stream && !scan.IncludeUsage)
         {
@@ -25,37 +26,41 @@ internal sealed partial class GatewayProxy
             body["stream_options"] = new JsonObject { ["include_usage"] = true };
             dropUsage = true;
         }
-        var relay = new ViaAnthropicRelay(x.Restorer, dropUsage, turn);
+        var relay = new ViaAnthropicRelay(call.Restorer, dropUsage, call.Turn);
         var start = Stopwatch.GetTimestamp();
         ViaAnthropicOutcome? outcome = null;
-        string? failure = null;
+        ExchangeError? failure = null;
+        var gone = false;
         try
         {
-            outcome = await viaAnthropic.HandleAsync(ctx, body, route, relay);
+            outcome = await viaAnthropic.HandleAsync(ctx, body, modelRoute, relay);
+            gone = outcome.ClientGone;
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
         {
-            failure = ExchangeErrors.ClientDisconnected;
+            gone = true;
         }
         catch (Services.Masking.MaskingFailedException)
         {
-            LogMaskingFailed(logger, "restore");
-            failure = ExchangeErrors.RestoreUnavailable.Code;
-            await Dialects.DialectErrorWriter.WriteAsync(ctx, Dialects.Dialect.OpenAi, ExchangeErrors.RestoreUnavailable);
+            failure = ExchangeErrors.RestoreUnavailable;
+            await DialectErrorWriter.WriteAsync(ctx, Dialect.OpenAi, failure);
         }
         finally
         {
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
-            x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            call.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        var gone = outcome?.ClientGone == true || failure == ExchangeErrors.ClientDisconnected || ctx.RequestAborted.IsCancellationRequested;
-        var error = gone ? ExchangeErrors.ClientDisconnected : outcome?.Error?.Code ?? failure;
-        var status = gone ? ExchangeErrors.ClientClosedStatus
-            : outcome?.Error is { } refused ? refused.Status
-            : failure is not null ? ExchangeErrors.RestoreUnavailable.Status
-            : ctx.Response.StatusCode;
-        Record(x, outcome?.Deployment ?? route.At(0), status, relay.Usage, error);
-        if (turn is not null && error is null && status == 200) await sessions.StoreAsync(turn);
+        call.Deployment = outcome?.Deployment ?? modelRoute.At(0);
+        call.X.Usage = relay.Usage;
+        if (gone || ctx.RequestAborted.IsCancellationRequested)
+        {
+            RecordGone(call);
+            return;
+        }
+        failure ??= outcome?.Error;
+        call.Succeeded = failure is null && ctx.Response.StatusCode == 200;
+        Record(call, failure?.Status ?? ctx.Response.StatusCode, failure?.Code);
+        if (call.Turn is not null && call.Succeeded) await sessions.StoreAsync(call.Turn);
     }
 }
 
