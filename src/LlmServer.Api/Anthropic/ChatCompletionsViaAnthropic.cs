@@ -164,7 +164,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
             }
             if (error is null && !converter.Finished) error = ExchangeErrors.UpstreamDisconnected;
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
         {
             if (UpstreamFailures.BrokenBody(result, e) is not { } broken || context.RequestAborted.IsCancellationRequested)
             {

@@ -169,7 +169,7 @@ public sealed partial class MessagesProxy
             // NOTE: an upstream error event already ended the stream in Anthropic's words; it is relayed, not replaced.
             if (!stopped && outcome.Error is null) outcome.Error = ExchangeErrors.UpstreamDisconnected;
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
         {
             if (UpstreamFailures.BrokenBody(result, e) is not { } error || context.RequestAborted.IsCancellationRequested)
             {

@@ -141,7 +141,7 @@ public sealed partial class MessagesProxy
                 else outcome.Error = ExchangeErrors.UpstreamDisconnected;
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
         {
             if (UpstreamFailures.BrokenBody(result, e) is not { } error || context.RequestAborted.IsCancellationRequested)
             {

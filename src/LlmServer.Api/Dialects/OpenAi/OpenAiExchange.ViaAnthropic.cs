@@ -16,7 +16,7 @@ internal sealed partial class OpenAiExchange
     /// over the one transport (all the model's deployments); its chunks pass through <see cref="ViaAnthropicRelay"/>
     /// for usage, restore and the session turn on their way to the client.
     /// </summary>
-    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute modelRoute, RequestScan scan)
+    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute route, RequestScan scan)
     {
         var ctx = call.Ctx;
         var dropUsage = false;
@@ -33,33 +33,36 @@ internal sealed partial class OpenAiExchange
         var gone = false;
         try
         {
-            outcome = await viaAnthropic.HandleAsync(ctx, body, modelRoute, relay);
-            gone = outcome.ClientGone;
+            outcome = await viaAnthropic.HandleAsync(ctx, body, route, relay);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
         {
             gone = true;
         }
-        catch (Services.Masking.MaskingFailedException)
+        catch (Services.Masking.MaskingFailedException e)
         {
-            failure = ExchangeErrors.RestoreUnavailable;
-            await DialectErrorWriter.WriteAsync(ctx, Dialect.OpenAi, failure);
+            failure = steps.MaskingError(e, restoring: true);
+            await DialectErrorWriter.WriteAsync(ctx, Dialect.OpenAi, failure!);
         }
         finally
         {
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
             call.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        call.Deployment = outcome?.Deployment ?? modelRoute.At(0);
+        call.Deployment = outcome?.Deployment ?? route.At(0);
         call.X.Usage = relay.Usage;
-        if (gone || ctx.RequestAborted.IsCancellationRequested)
+        if (gone || outcome?.ClientGone == true || ctx.RequestAborted.IsCancellationRequested)
         {
             RecordGone(call);
             return;
         }
-        failure ??= outcome?.Error;
-        call.Succeeded = failure is null && ctx.Response.StatusCode == 200;
-        Record(call, failure?.Status ?? ctx.Response.StatusCode, failure?.Code);
+        if ((outcome?.Error ?? failure) is { } error)
+        {
+            Record(call, error.Status, error.Code);
+            return;
+        }
+        call.Succeeded = ctx.Response.StatusCode == 200;
+        Record(call, ctx.Response.StatusCode, null);
         if (call.Turn is not null && call.Succeeded) await sessions.StoreAsync(call.Turn);
     }
 }
