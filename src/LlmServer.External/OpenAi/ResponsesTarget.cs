@@ -86,7 +86,7 @@ internal static class ResponsesUpstreamFactory
             : ResponsesTarget.OpenAi(services.GetRequiredService<IOptions<OpenAiOptions>>().Value);
         var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         var upstream = ChatUpstreamRoute.Upstream(services.GetRequiredService<IModelRouter>(), gateway, target.Name, target.Kind, target.ConfiguredUrl, target.ApiVersion);
-        var transport = new TransportHandler(services.GetRequiredService<IUpstreamForwarder>(), target, upstream, gateway.CircuitBreaker);
+        var transport = new TransportHandler(services.GetRequiredService<IUpstreamForwarder>(), target, upstream);
         return new OpenAiResponsesUpstream(target, transport, services.GetRequiredService<ILogger<OpenAiResponsesUpstream>>());
     }
 }
