@@ -102,6 +102,9 @@ public static class ExchangeErrors
     /// <summary>The upstream's answer broke off (connection lost, or the stream ended without its final event).</summary>
     public static ExchangeError UpstreamDisconnected { get; } = new("upstream_disconnected", 502, "The upstream connection broke before the answer was complete.");
 
+    /// <summary>The upstream sent an error in place of the rest of a streamed answer.</summary>
+    public static ExchangeError UpstreamStreamFailed { get; } = new("upstream_error", 502, "The upstream failed while streaming the answer.");
+
     /// <summary>The answer stopped arriving mid-way (idle or total timeout while streaming).</summary>
     public static ExchangeError UpstreamStalled { get; } = new("upstream_timeout", 504, "The upstream stopped sending before the answer was complete.");
 

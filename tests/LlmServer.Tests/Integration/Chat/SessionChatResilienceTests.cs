@@ -34,6 +34,8 @@ public sealed class SessionChatResilienceTests
             ["LlmServer:Gateway:Retry:BaseDelayMs"] = "1",
             ["LlmServer:Gateway:Retry:MaxDelayMs"] = "5",
             ["LlmServer:Gateway:Timeouts:FirstByteSeconds"] = "1",
+            // NOTE: the OpenAI provider section's own timeout is what the implicit openai upstream waits.
+            ["LlmServer:OpenAi:TimeoutSeconds"] = "1",
             ["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "3",
             ["LlmServer:Gateway:CircuitBreaker:FailureRatio"] = "0.9",
             ["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30",
