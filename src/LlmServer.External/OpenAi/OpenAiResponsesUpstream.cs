@@ -106,7 +106,7 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
                         yield break;
                     case StreamingResponseFailedUpdate or StreamingResponseErrorUpdate:
                         Log.UpstreamAnswerFailed(_logger, update.GetType().Name);
-                        throw LlmServerException.From(ExchangeErrors.UpstreamAnswerFailed);
+                        throw LlmServerException.From(ExchangeErrors.UpstreamStreamFailed);
                 }
             }
         }
@@ -148,7 +148,8 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         {
             Endpoint = _target.Endpoint,
             Transport = _transport,
-            NetworkTimeout = TimeSpan.FromSeconds(_target.TimeoutSeconds),
+            // NOTE: the transport's per-phase timeouts (first byte, idle, total) bound the call; the SDK's own would race them.
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
             // NOTE: no SDK retries: the transport retries before the first byte, and passes a 429 it would not wait for on.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
         };
@@ -226,11 +227,8 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         }
         if (ex is OperationCanceledException or TimeoutException || ex.InnerException is TimeoutException)
         {
-            Log.UpstreamTimeout(_logger, _target.TimeoutSeconds);
-            return LlmServerException.From(ExchangeErrors.UpstreamTimeout with
-            {
-                Args = [_target.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)],
-            });
+            Log.UpstreamTimeout(_logger, ex.GetType().Name);
+            return LlmServerException.From(ExchangeErrors.UpstreamTimeout);
         }
         if (ex is ClientResultException { Status: not 0 } cre)
         {
@@ -287,8 +285,8 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Upstream answer could not be read ({ExceptionType})")]
         public static partial void UpstreamUnreadable(ILogger logger, string exceptionType);
 
-        [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Upstream timed out after {TimeoutSeconds} s")]
-        public static partial void UpstreamTimeout(ILogger logger, int timeoutSeconds);
+        [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Upstream call timed out ({ExceptionType})")]
+        public static partial void UpstreamTimeout(ILogger logger, string exceptionType);
 
         [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Upstream reported that the answer failed ({Event})")]
         public static partial void UpstreamAnswerFailed(ILogger logger, string @event);

@@ -70,13 +70,10 @@ internal sealed class RelayedContent : HttpContent
             {
                 return await inner.ReadAsync(buffer, linked?.Token ?? result.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !result.CancelledByClient)
+            catch (Exception e) when (e is OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested
+                && UpstreamFailures.BrokenBody(result, e) is { } broken)
             {
-                throw LlmServerException.From(ExchangeErrors.UpstreamStalled);
-            }
-            catch (IOException) when (!cancellationToken.IsCancellationRequested && !result.CancelledByClient)
-            {
-                throw LlmServerException.From(ExchangeErrors.UpstreamDisconnected);
+                throw LlmServerException.From(broken);
             }
         }
 

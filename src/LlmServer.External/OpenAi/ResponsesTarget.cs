@@ -85,8 +85,9 @@ internal static class ResponsesUpstreamFactory
             ? ResponsesTarget.Azure(azure)
             : ResponsesTarget.OpenAi(services.GetRequiredService<IOptions<OpenAiOptions>>().Value);
         var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
-        var upstream = ChatUpstreamRoute.Upstream(services.GetRequiredService<IModelRouter>(), gateway, target.Name, target.Kind, target.ConfiguredUrl, target.ApiVersion);
-        var transport = new TransportHandler(services.GetRequiredService<IUpstreamForwarder>(), target, upstream, gateway.CircuitBreaker);
+        var upstream = ChatUpstreamRoute.Upstream(services.GetRequiredService<IModelRouter>(), gateway, target.Name, target.Kind, target.ConfiguredUrl, target.ApiVersion,
+            target.TimeoutSeconds);
+        var transport = new TransportHandler(services.GetRequiredService<IUpstreamForwarder>(), target, upstream);
         return new OpenAiResponsesUpstream(target, transport, services.GetRequiredService<ILogger<OpenAiResponsesUpstream>>());
     }
 }

@@ -17,7 +17,7 @@ namespace LlmServer.External.OpenAi;
 /// calls are. The SDK keeps what it is good at (request shape, SSE parsing, typed results); a failure the transport
 /// gave up on comes back as the catalogue's entry, so the session API answers what the other APIs answer.
 /// </summary>
-internal sealed class TransportHandler(IUpstreamForwarder forwarder, ResponsesTarget target, UpstreamDefinition upstream, CircuitBreakerOptions breaker)
+internal sealed class TransportHandler(IUpstreamForwarder forwarder, ResponsesTarget target, UpstreamDefinition upstream)
     : HttpMessageHandler
 {
     private readonly string _base = target.Endpoint.AbsoluteUri.TrimEnd('/') + "/";
@@ -39,28 +39,26 @@ internal sealed class TransportHandler(IUpstreamForwarder forwarder, ResponsesTa
             response.Content = new RelayedContent(response.Content, result);
             return response;
         }
-        var outcome = result.Outcome;
-        var error = ErrorOf(result, model);
-        result.Dispose();
-        if (outcome == UpstreamOutcome.ClientAborted)
+        using (result)
         {
-            throw new OperationCanceledException(cancellationToken);
+            if (result.Outcome == UpstreamOutcome.ClientAborted)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            throw LlmServerException.From(ErrorOf(result, model));
         }
-        throw LlmServerException.From(error);
     }
 
-    /// <summary>The catalogue entry of a call the transport gave up on; the operator's setting named where it helps them.</summary>
-    private ExchangeError ErrorOf(TransportResult result, string model) => result.Outcome switch
+    /// <summary>The catalogue entry of a call the transport gave up on, naming the operator's setting or timeout where that helps them.</summary>
+    private ExchangeError ErrorOf(TransportResult result, string model) => UpstreamFailures.ErrorOf(result, model) switch
     {
-        UpstreamOutcome.RateLimited => ExchangeErrors.UpstreamRateLimited(model,
-            result.RetryAfter is { } after ? (long)Math.Ceiling(after.TotalSeconds) : null),
-        UpstreamOutcome.UpstreamError => ExchangeErrors.UpstreamFailed(result.UpstreamStatus),
-        UpstreamOutcome.Timeout => ExchangeErrors.UpstreamTimeout with
+        { Code: "upstream_timeout" } timeout => timeout with
         {
             Args = [Math.Min(upstream.FirstByteTimeout.TotalSeconds, upstream.TotalTimeout.TotalSeconds).ToString(CultureInfo.InvariantCulture)],
         },
-        UpstreamOutcome.CircuitOpen => ExchangeErrors.UpstreamUnavailable(model, (long)Math.Ceiling(breaker.BreakSeconds)),
-        _ => ExchangeErrors.UpstreamUnreachable with { Args = [target.UrlEnv] },
+        { Code: "upstream_unreachable" } unreachable => unreachable with { Args = [target.UrlEnv] },
+        { } error => error,
+        null => ExchangeErrors.UpstreamUnreachable with { Args = [target.UrlEnv] },
     };
 
     /// <summary>The path under the upstream's base URL ("responses", "responses/{id}?..."), as the transport addresses it.</summary>

@@ -12,13 +12,16 @@ public static class ChatUpstreamRoute
 {
     /// <summary>
     /// The upstream definition, without credentials: the call carries the key the SDK put on it (the server's or the
-    /// caller's own), so the transport never adds a second one.
+    /// caller's own), so the transport never adds a second one. The provider section's TimeoutSeconds is how long
+    /// the answer may take to start and to go quiet between two stream events (the first-byte and idle phases).
     /// </summary>
-    public static UpstreamDefinition Upstream(IModelRouter router, GatewayOptions gateway, string name, string kind, string baseUrl, string? apiVersion)
+    public static UpstreamDefinition Upstream(IModelRouter router, GatewayOptions gateway, string name, string kind, string baseUrl, string? apiVersion,
+        double timeoutSeconds)
     {
         var configured = router.Upstreams.FirstOrDefault(u => string.Equals(u.Name, name, StringComparison.Ordinal));
         var upstream = configured ?? ModelRouter.Resolve(new UpstreamOptions { Name = name, Kind = kind, BaseUrl = baseUrl, ApiVersion = apiVersion }, gateway.Timeouts);
-        return upstream with { ApiKey = null };
+        var timeout = TimeSpan.FromSeconds(timeoutSeconds);
+        return upstream with { ApiKey = null, FirstByteTimeout = timeout, IdleTimeout = timeout };
     }
 
     /// <summary>

@@ -125,9 +125,6 @@ public static class ExchangeErrors
     public static ExchangeError UpstreamAuthFailed(string keySetting) =>
         new("upstream_auth_failed", 502, $"The upstream rejected the server's API key ({keySetting}).") { Args = [keySetting] };
 
-    /// <summary>The upstream accepted the request but reported that producing the answer failed (a failed or error event).</summary>
-    public static ExchangeError UpstreamAnswerFailed { get; } = new("upstream_error", 502, "The upstream failed to produce the answer.");
-
     /// <summary>The ledger code of a request whose client went away before the answer was complete (status 499).</summary>
     public const string ClientDisconnected = "client_disconnected";
 

@@ -78,3 +78,37 @@ internal static class ChatTestKit
         return port;
     }
 }
+
+/// <summary>
+/// A fixture of the session chat API: one server pointed at one fake upstream for the whole fixture (a server key
+/// configured); the fake's faults and records are reset before each test.
+/// </summary>
+public abstract class ChatFixture
+{
+    private LlmServerApp _app = null!;
+
+    /// <summary>The fake upstream the server calls.</summary>
+    protected FakeUpstreamServer Fake { get; private set; } = null!;
+
+    /// <summary>A client of the server.</summary>
+    protected HttpClient Client { get; private set; } = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        Fake = await FakeUpstreamServer.StartAsync();
+        _app = ChatTestKit.App(Fake);
+        Client = _app.CreateClient();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        Client.Dispose();
+        await _app.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+
+    [SetUp]
+    public void ResetFake() => Fake.Reset();
+}

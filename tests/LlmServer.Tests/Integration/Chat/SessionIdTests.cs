@@ -7,36 +7,13 @@ namespace LlmServer.Tests.Integration.Chat;
 
 /// <summary>The session chat API takes a conversation id under the exchange core's rule, in the body or the x-session-id header.</summary>
 [TestFixture]
-public sealed class SessionIdTests
+public sealed class SessionIdTests : ChatFixture
 {
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = App(_fake);
-        _client = _app.CreateClient();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
-    }
-
-    [SetUp]
-    public void ResetFake() => _fake.Reset();
-
     private async Task<HttpResponseMessage> PostWithHeaderAsync(string json, string sessionHeader)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/chat") { Content = Json(json) };
         request.Headers.TryAddWithoutValidation("x-session-id", sessionHeader);
-        return await _client.SendAsync(request);
+        return await Client.SendAsync(request);
     }
 
     [TestCase(129, "a")]
@@ -46,13 +23,13 @@ public sealed class SessionIdTests
     {
         var id = "s" + string.Concat(Enumerable.Repeat(unit, length - 1));
 
-        var response = await PostAsync(_client, "/api/v1/chat", $$"""{"session_id":"{{id}}","user_prompt":"hi"}""", "en");
+        var response = await PostAsync(Client, "/api/v1/chat", $$"""{"session_id":"{{id}}","user_prompt":"hi"}""", "en");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         var body = await BodyAsync(response);
         Assert.That((string?)body["error"]!["code"], Is.EqualTo("invalid_session_id"));
         Assert.That((string?)body["error"]!["message"], Does.Contain("128"));
-        Assert.That(ResponsesCalls(_fake), Is.Empty);
+        Assert.That(ResponsesCalls(Fake), Is.Empty);
     }
 
     [Test]
@@ -60,10 +37,10 @@ public sealed class SessionIdTests
     {
         var id = "k" + new string('x', 127);
 
-        var response = await PostAsync(_client, "/api/v1/chat", $$"""{"session_id":"{{id}}","user_prompt":"hi"}""");
+        var response = await PostAsync(Client, "/api/v1/chat", $$"""{"session_id":"{{id}}","user_prompt":"hi"}""");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        Assert.That((await _client.GetAsync($"/api/v1/chat/sessions/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await Client.GetAsync($"/api/v1/chat/sessions/{id}")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
     [Test]
@@ -77,7 +54,7 @@ public sealed class SessionIdTests
         Assert.That((string?)body["error"]!["code"], Is.EqualTo("invalid_session_id"));
         Assert.That((string?)body["error"]!["message"], Does.Contain("128자"));
         Assert.That((string?)body["trace_id"], Is.Not.Empty);
-        Assert.That(ResponsesCalls(_fake), Is.Empty);
+        Assert.That(ResponsesCalls(Fake), Is.Empty);
     }
 
     [Test]
@@ -89,6 +66,6 @@ public sealed class SessionIdTests
         var second = await PostWithHeaderAsync("""{"user_prompt":"second question"}""", id);
 
         Assert.That((first.StatusCode, second.StatusCode), Is.EqualTo((HttpStatusCode.OK, HttpStatusCode.OK)));
-        Assert.That(InputOf(ResponsesCalls(_fake)[1]), Does.Contain("user:first question"), "the second turn carries the first");
+        Assert.That(InputOf(ResponsesCalls(Fake)[1]), Does.Contain("user:first question"), "the second turn carries the first");
     }
 }
