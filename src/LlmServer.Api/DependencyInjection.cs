@@ -1,12 +1,17 @@
 using System.Text.Json;
+using LlmServer.Api.Anthropic;
 using LlmServer.Api.Chat;
 using LlmServer.Api.Errors;
+using LlmServer.Api.Filters;
+using LlmServer.Api.Operations;
+using LlmServer.Api.Proxy;
 using LlmServer.Api.Telemetry;
+using LlmServer.Services.Configuration;
 using NLog.Web;
 
 namespace LlmServer.Api;
 
-/// <summary>Registration of the host layer: MVC, filters, Swagger, endpoints.</summary>
+/// <summary>Registration of the host layer (MVC, filters, Swagger, endpoints) and the request pipeline.</summary>
 public static class DependencyInjection
 {
     /// <summary>Host-level setup: env shortcuts (SERVER_PORT ...), logging.</summary>
@@ -31,26 +36,17 @@ public static class DependencyInjection
         return builder;
     }
 
-    /// <summary>MVC, validation filter, exception filters, Swagger.</summary>
+    /// <summary>The host layer of each concern: MVC and its errors, the three API surfaces, telemetry.</summary>
     public static IServiceCollection AddLlmServerApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddControllers()
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-
+        services.AddValidatedOptions<RequestLimitsOptions, RequestLimitsOptionsValidator>(RequestLimitsOptions.SectionName);
         services.AddDialectErrorHandling();
-
-        // --- session chat API ---
         services.AddSessionChatApi();
-
-        // --- OpenAI-compatible gateway ---
-        Proxy.GatewayApi.AddGatewayApi(services);
-
-        // --- Anthropic + masking ---
-        services.AddAnthropicApi(configuration);
-
-        // --- operations: keys, budgets, ledger, metrics, dashboard ---
+        services.AddGatewayApi();
+        services.AddAnthropicApi();
         services.AddLlmServerTelemetry(configuration);
-
         return services;
     }
 
@@ -73,12 +69,10 @@ public static class DependencyInjection
             }
         });
         app.UseDialectErrorHandling();
-
-        // --- session chat API ---
         app.UseSessionChatApi();
 
-        // --- OpenAI-compatible gateway: auth, then the /v1 hot path, before routing ---
-        Proxy.GatewayApi.UseGateway(app);
+        // NOTE: the gateway's auth and its /v1 hot path run before routing.
+        app.UseGateway();
 
         // NOTE: explicit, so they run after the gateway's hot path instead of first (WebApplication's default).
         app.UseRouting();
@@ -88,13 +82,8 @@ public static class DependencyInjection
         }
         app.UseAuthorization();
         app.MapSessionChatApi();
-
-        // --- Anthropic + masking ---
-
-        // --- operations: keys, budgets, ledger, metrics, dashboard ---
-        Operations.DashboardEndpoints.UseDashboard(app);
+        app.UseDashboard();
         app.MapLlmServerMetrics();
-
         app.MapControllers();
         return app;
     }

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmServer.External.Anthropic;
 
@@ -58,16 +56,5 @@ public sealed class UpstreamHttpClients : IDisposable
     {
         foreach (var c in _clients.Values) c.Dispose();
         _clients.Clear();
-    }
-}
-
-/// <summary>Registration of the Anthropic area's upstream HTTP clients.</summary>
-public static class AnthropicExternalServiceCollectionExtensions
-{
-    /// <summary>Adds the shared per-upstream HTTP clients.</summary>
-    public static IServiceCollection AddAnthropicUpstreamHttp(this IServiceCollection services)
-    {
-        services.TryAddSingleton<UpstreamHttpClients>();
-        return services;
     }
 }

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using LlmServer.Services.Routing;
 
 namespace LlmServer.Services.Anthropic;
@@ -96,19 +94,5 @@ public sealed class RoutedMessagesUpstreamSelector(IModelRouter router) : IMessa
         };
         // NOTE: the implicit upstreams keep their provider section's TimeoutSeconds; table upstreams use their own idle limit.
         return u.Name is Anthropic or Vllm or OpenAi ? selected : selected with { IdleTimeout = u.IdleTimeout };
-    }
-}
-
-/// <summary>Registration of the Anthropic-format protocol layer.</summary>
-public static class AnthropicServiceCollectionExtensions
-{
-    /// <summary>Provider endpoint options (timeouts, anthropic-version) and the router-backed upstream selector.</summary>
-    public static IServiceCollection AddAnthropicMessages(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.Anthropic).BindConfiguration("LlmServer:Anthropic");
-        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.Vllm).BindConfiguration("LlmServer:Vllm");
-        services.AddOptions<ProviderEndpointOptions>(RoutedMessagesUpstreamSelector.OpenAi).BindConfiguration("LlmServer:OpenAi");
-        services.AddSingleton<IMessagesUpstreamSelector, RoutedMessagesUpstreamSelector>();
-        return services;
     }
 }
