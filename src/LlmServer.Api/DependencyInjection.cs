@@ -1,10 +1,11 @@
 using System.Text.Json;
 using LlmServer.Api.Anthropic;
 using LlmServer.Api.Chat;
+using LlmServer.Api.Dialects.OpenAi;
 using LlmServer.Api.Errors;
 using LlmServer.Api.Filters;
 using LlmServer.Api.Operations;
-using LlmServer.Api.Proxy;
+using LlmServer.Api.Pipeline;
 using LlmServer.Api.Telemetry;
 using LlmServer.Services.Configuration;
 using NLog.Web;
@@ -12,8 +13,11 @@ using NLog.Web;
 namespace LlmServer.Api;
 
 /// <summary>Registration of the host layer (MVC, filters, Swagger, endpoints) and the request pipeline.</summary>
-public static class DependencyInjection
+public static partial class DependencyInjection
 {
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LLMSERVER_MASTER_KEY is not set: /v1 and /api/v1 are open to anyone who can reach this server")]
+    private static partial void LogOpen(ILogger logger);
+
     /// <summary>Host-level setup: env shortcuts (SERVER_PORT ...), logging.</summary>
     public static WebApplicationBuilder AddLlmServerHosting(this WebApplicationBuilder builder)
     {
@@ -44,7 +48,7 @@ public static class DependencyInjection
         services.AddValidatedOptions<RequestLimitsOptions, RequestLimitsOptionsValidator>(RequestLimitsOptions.SectionName);
         services.AddDialectErrorHandling();
         services.AddSessionChatApi();
-        services.AddGatewayApi();
+        services.AddOpenAiWireApi();
         services.AddAnthropicApi();
         services.AddLlmServerTelemetry(configuration);
         return services;
@@ -71,10 +75,9 @@ public static class DependencyInjection
         app.UseDialectErrorHandling();
         app.UseSessionChatApi();
 
-        // NOTE: the gateway's auth and its /v1 hot path run before routing.
-        app.UseGateway();
+        app.UseCaller();
 
-        // NOTE: explicit, so they run after the gateway's hot path instead of first (WebApplication's default).
+        // NOTE: explicit, so routing runs after the caller is known (WebApplication's default puts it first).
         app.UseRouting();
         if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
         {
@@ -82,9 +85,31 @@ public static class DependencyInjection
         }
         app.UseAuthorization();
         app.MapSessionChatApi();
+        app.MapOpenAiApi();
         app.UseDashboard();
         app.MapLlmServerMetrics();
         app.MapControllers();
+        return app;
+    }
+
+    /// <summary>The OpenAI-wire /v1 API: its endpoints, session memory, stored responses and the gateway's health.</summary>
+    private static IServiceCollection AddOpenAiWireApi(this IServiceCollection services)
+    {
+        services.AddOpenAiApi();
+        services.AddSingleton<Services.Dialects.OpenAi.SessionMemory>();
+        services.AddSingleton<Services.Ownership.StoredResponses>();
+        services.AddHealthChecks().AddCheck<GatewayHealthCheck>("gateway");
+        return services;
+    }
+
+    /// <summary>Who is calling /v1 and /api/v1, known before routing; an open server says so once at start.</summary>
+    private static WebApplication UseCaller(this WebApplication app)
+    {
+        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
+        {
+            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
+        }
+        app.UseMiddleware<CallerMiddleware>();
         return app;
     }
 }

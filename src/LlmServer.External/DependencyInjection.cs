@@ -12,6 +12,7 @@ using LlmServer.Services.Masking;
 using LlmServer.Services.Operations;
 using LlmServer.Services.Ownership;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Transport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

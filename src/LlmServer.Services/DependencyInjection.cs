@@ -3,6 +3,7 @@ using LlmServer.Services.Anthropic;
 using LlmServer.Services.Auth;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Configuration;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Keys;
 using LlmServer.Services.Limits;
 using LlmServer.Services.Masking;
@@ -34,6 +35,7 @@ public static class DependencyInjection
     {
         services.AddSingleton(TimeProvider.System);
         AddAccounting(services);
+        AddExchange(services);
         AddSessionChat(services);
         AddRouting(services);
         AddMessagesTranslation(services);
@@ -52,6 +54,12 @@ public static class DependencyInjection
         services.AddSingleton<ICostCalculator, CostCalculator>();
         services.TryAddSingleton<IUsageSink, NullUsageSink>();
         services.AddSingleton<ITokenCounter, TokenCounter>();
+    }
+
+    /// <summary>The steps every API's exchange runs: admit, mask, record, settle.</summary>
+    private static void AddExchange(IServiceCollection services)
+    {
+        services.AddSingleton<ExchangeSteps>();
     }
 
     /// <summary>The session chat API: its defaults, the server's OpenAI or Azure OpenAI upstream, the chat service.</summary>

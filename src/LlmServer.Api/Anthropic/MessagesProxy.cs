@@ -1,10 +1,10 @@
+using LlmServer.Api.Pipeline;
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Dto.Anthropic;
 using LlmServer.External.Anthropic;
-using LlmServer.Api.Proxy;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Anthropic;
 using LlmServer.Services.Auth;
@@ -60,7 +60,7 @@ public sealed partial class MessagesProxy(
             if (upstream is null && router.Upstreams.Count == 0)
             {
                 exchange.ErrorCode = "no_upstream_configured";
-                await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api, Proxy.GatewayProxy.NoUpstreamMessage);
+                await WriteErrorAsync(context, 503, AnthropicErrorTypes.Api, LlmServer.Services.Exchange.ExchangeErrors.NoUpstreamConfigured.Message);
                 return;
             }
             if (upstream is null)

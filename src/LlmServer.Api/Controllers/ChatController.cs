@@ -1,7 +1,7 @@
+using LlmServer.Api.Pipeline;
 using System.Text;
 using System.Text.Json;
 using LlmServer.Api.Errors;
-using LlmServer.Api.Proxy;
 using LlmServer.Services.Auth;
 using LlmServer.Services.Masking;
 using LlmServer.Dto.Chat;

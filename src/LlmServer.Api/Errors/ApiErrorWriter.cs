@@ -78,7 +78,7 @@ public static class ApiErrorWriter
 
     /// <summary>Status, code and localized message of an <see cref="LlmServerException"/>.</summary>
     public static (int Status, string Code, string Message) Describe(HttpContext context, LlmServerException ex) =>
-        (StatusOf(ex.Kind), ex.Code, Localize(context, ex.Code, ex.Message, ex.Args));
+        (ex.Status ?? StatusOf(ex.Kind), ex.Code, Localize(context, ex.Code, ex.Message, ex.Args));
 
     /// <summary>Writes an error response directly (middleware, outside MVC).</summary>
     public static async Task WriteAsync(HttpContext context, int status, string code, string message, string? retryAfter = null)

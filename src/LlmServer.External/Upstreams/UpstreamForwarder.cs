@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using LlmServer.Services.Metrics;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -11,18 +12,6 @@ using Polly.Retry;
 
 namespace LlmServer.External.Upstreams;
 
-/// <summary>Sends a request to a model's deployments with retry and per-deployment circuit breakers.</summary>
-public interface IUpstreamForwarder
-{
-    /// <summary>
-    /// Sends until a response worth relaying arrives (2xx or a non-retryable 4xx) or the policy gives up.
-    /// Nothing reached the client yet, so retries are safe. Never throws for upstream failures.
-    /// </summary>
-    ValueTask<UpstreamResult> SendAsync(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted);
-
-    /// <summary>True when the deployment's circuit is open (for /health).</summary>
-    bool IsOpen(Deployment deployment);
-}
 
 /// <inheritdoc />
 public sealed partial class UpstreamForwarder : IUpstreamForwarder
@@ -131,7 +120,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         }
         if (chosen is null || breaker is null)
         {
-            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open" });
+            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open", RetryAfter = TimeSpan.FromSeconds(Math.Max(0.5, _options.CircuitBreaker.BreakSeconds)) });
         }
         s.Current = chosen;
         var inner = ResilienceContextPool.Shared.Get(outer.CancellationToken);
@@ -208,7 +197,16 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
             Content = s.Request.Body?.Create(d),
         };
-        protocol.ApplyAuth(message.Headers, upstream);
+        var ownCredentials = false;
+        if (s.Request.Headers is { } headers)
+        {
+            foreach (var (name, value) in headers)
+            {
+                message.Headers.TryAddWithoutValidation(name, value);
+                ownCredentials |= name.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || name.Equals("x-api-key", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        if (!ownCredentials) protocol.ApplyAuth(message.Headers, upstream);
         if (s.Request.Accept is { } accept) message.Headers.TryAddWithoutValidation("Accept", accept);
         HttpResponseMessage response;
         try

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Collections.Concurrent;
 using System.Net;
 using LlmServer.Services.Routing;

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Net.Http.Headers;
 using LlmServer.Services.Routing;
 
@@ -58,7 +59,8 @@ internal sealed class AnthropicProtocol : IUpstreamProtocol
     public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
     {
         if (upstream.ApiKey is { } key) headers.TryAddWithoutValidation("x-api-key", key);
-        headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+        // NOTE: a client's own anthropic-version (sent with the request) wins; this is the default.
+        if (!headers.Contains("anthropic-version")) headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
     }
 }
 

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using LlmServer.External.Upstreams;

@@ -84,15 +84,15 @@ public sealed class GatewayProxyTests
     }
 
     [Test]
-    public async Task UnknownModel_Returns400WithOpenAiErrorBody()
+    public async Task UnknownModel_Returns404WithOpenAiErrorBody()
     {
         using var http = _host.Client();
 
         var response = await http.PostAsync("v1/chat/completions", Json("""{"model":"x","messages":[{"role":"user","content":"hi"}]}"""));
         var text = await response.Content.ReadAsStringAsync();
 
-        Assert.That((int)response.StatusCode, Is.EqualTo(400));
-        Assert.That(text, Is.EqualTo("""{"error":{"message":"The model `x` does not exist.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"""));
+        Assert.That((int)response.StatusCode, Is.EqualTo(404));
+        Assert.That(text, Is.EqualTo("""{"error":{"message":"The model `x` does not exist. Use a model listed by GET /v1/models.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"""));
         Assert.That(_host.Fake.Requests, Is.Empty);
     }
 

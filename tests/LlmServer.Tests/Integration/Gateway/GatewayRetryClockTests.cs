@@ -58,7 +58,7 @@ public sealed class GatewayRetryClockTests
         // NOTE: the request runs on other threads; this only waits for it to reach the delay, the clock stays put.
         public async Task<bool> WaitForTimerAsync(TimeSpan dueTime)
         {
-            for (var i = 0; i < 500; i++)
+            for (var i = 0; i < 3000; i++)
             {
                 if (_dueTimes.Contains(dueTime)) return true;
                 await Task.Delay(10);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using LlmServer.Services.Routing;
 
-namespace LlmServer.External.Upstreams;
+namespace LlmServer.Services.Transport;
 
 /// <summary>What happened to an upstream call; failures are values, not exceptions.</summary>
 public enum UpstreamOutcome
@@ -33,32 +33,32 @@ public sealed class UpstreamResult : IDisposable
     private readonly CancellationToken _clientAborted;
     private long _deadline;
 
-    internal UpstreamResult(UpstreamOutcome outcome, Deployment? deployment, CancellationToken clientAborted)
+    public UpstreamResult(UpstreamOutcome outcome, Deployment? deployment, CancellationToken clientAborted)
     {
         Outcome = outcome;
         Deployment = deployment;
         _clientAborted = clientAborted;
     }
 
-    public UpstreamOutcome Outcome { get; internal set; }
+    public UpstreamOutcome Outcome { get; set; }
     public Deployment? Deployment { get; }
     public HttpResponseMessage? Response { get; private set; }
     /// <summary>Whether the retry policy may try again.</summary>
-    public bool Retryable { get; internal init; }
+    public bool Retryable { get; init; }
     /// <summary>Counts as a failure for the deployment's circuit breaker.</summary>
-    internal bool BreakerFailure { get; init; }
-    public int UpstreamStatus { get; internal init; }
-    public TimeSpan? RetryAfter { get; internal init; }
+    public bool BreakerFailure { get; init; }
+    public int UpstreamStatus { get; init; }
+    public TimeSpan? RetryAfter { get; init; }
     /// <summary>For the log only (may hold internal addresses).</summary>
-    public string? Detail { get; internal init; }
+    public string? Detail { get; init; }
     /// <summary>Stopwatch ticks spent waiting on the upstream (all attempts).</summary>
-    public long UpstreamTicks { get; internal set; }
-    public int Attempts { get; internal set; }
+    public long UpstreamTicks { get; set; }
+    public int Attempts { get; set; }
 
     /// <summary>Cancelled on client disconnect, idle gap or total timeout while reading the body.</summary>
     public CancellationToken Token => _cts?.Token ?? _clientAborted;
 
-    internal void Attach(HttpResponseMessage response, CancellationTokenSource cts, long deadline)
+    public void Attach(HttpResponseMessage response, CancellationTokenSource cts, long deadline)
     {
         Response = response;
         _cts = cts;
@@ -100,4 +100,11 @@ public abstract class UpstreamBody
 /// <param name="Path">Relative to the base URL, without a leading slash: "chat/completions".</param>
 /// <param name="Body">Body per deployment, or null.</param>
 /// <param name="Accept">Accept header to send, or null.</param>
-public sealed record UpstreamRequest(HttpMethod Method, string Path, UpstreamBody? Body, string? Accept);
+public sealed record UpstreamRequest(HttpMethod Method, string Path, UpstreamBody? Body, string? Accept)
+{
+    /// <summary>
+    /// Headers of the client's request the upstream must see unchanged (anthropic-version, anthropic-beta on a
+    /// passthrough). An Authorization or x-api-key here replaces the upstream's configured credentials (a caller's own key).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? Headers { get; init; }
+}

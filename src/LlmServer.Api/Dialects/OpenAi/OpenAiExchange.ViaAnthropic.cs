@@ -1,20 +1,24 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Dialects.OpenAi;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Api.Dialects.OpenAi;
 
-internal sealed partial class GatewayProxy
+internal sealed partial class OpenAiExchange
 {
     /// <summary>
     /// /v1/chat/completions for a model an anthropic upstream serves: translated by <see cref="LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic"/>,
     /// with its output passed through <see cref="ViaAnthropicCapture"/> for usage, restore and the session turn.
     /// </summary>
-    private async Task ViaAnthropicAsync(Exchange x, JsonObject body, Deployment deployment, RequestScan scan, SessionMemory.Turn? turn)
+    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute modelRoute, RequestScan scan)
     {
-        var ctx = x.Ctx;
+        var ctx = call.Ctx;
+        var deployment = modelRoute.At(0);
+        call.Deployment = deployment;
         var upstream = new MessagesUpstream(deployment.Upstream.Name, UpstreamDialect.Anthropic, deployment.Upstream.BaseUrl,
             deployment.Upstream.ApiKey, deployment.UpstreamModel, new ChatTranslationOptions());
         var dropUsage = false;
@@ -25,7 +29,7 @@ internal sealed partial class GatewayProxy
             dropUsage = true;
         }
         var original = ctx.Response.Body;
-        var capture = new ViaAnthropicCapture(original, ctx, x.Restorer, dropUsage, turn);
+        var capture = new ViaAnthropicCapture(original, ctx, call.Restorer, dropUsage, call.Turn);
         ctx.Response.Body = capture;
         var start = Stopwatch.GetTimestamp();
         try
@@ -35,29 +39,30 @@ internal sealed partial class GatewayProxy
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= "client_disconnected";
+            capture.Error ??= ExchangeErrors.ClientDisconnected;
         }
         catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= "client_disconnected";
+            capture.Error ??= ExchangeErrors.ClientDisconnected;
         }
         catch (Services.Masking.MaskingFailedException)
         {
-            LogMaskingFailed(logger, "restore");
-            capture.Error ??= "masking_unavailable";
+            capture.Error ??= ExchangeErrors.RestoreUnavailable.Code;
         }
         finally
         {
             ctx.Response.Body = original;
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
-            x.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
+            call.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        var status = ctx.RequestAborted.IsCancellationRequested && capture.Error is "client_disconnected" ? 499 : ctx.Response.StatusCode;
-        string? error = capture.Error;
-        if (status >= 400) error ??= status switch { 504 => "upstream_timeout", 429 => "rate_limit_exceeded", >= 500 => "upstream_error", _ => "upstream_client_error" };
-        else if (error is not null && status < 400) status = error == "client_disconnected" ? 499 : 502;
-        Record(x, deployment, status, capture.Usage, error);
-        if (turn is not null && error is null && status == 200) await sessions.StoreAsync(turn);
+        var status = ctx.RequestAborted.IsCancellationRequested && capture.Error == ExchangeErrors.ClientDisconnected ? 499 : ctx.Response.StatusCode;
+        var error = capture.Error;
+        if (status >= 400) error ??= status switch { 504 => "upstream_timeout", 429 => "upstream_rate_limited", >= 500 => "upstream_error", _ => "upstream_client_error" };
+        else if (error is not null && status < 400) status = error == ExchangeErrors.ClientDisconnected ? 499 : 502;
+        call.X.Usage = capture.Usage;
+        call.Succeeded = error is null && status == 200;
+        Record(call, status, error);
+        if (call.Turn is not null && call.Succeeded) await sessions.StoreAsync(call.Turn);
     }
 }
 
