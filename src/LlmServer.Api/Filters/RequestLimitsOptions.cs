@@ -1,5 +1,4 @@
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace LlmServer.Api.Filters;
 
@@ -13,12 +12,10 @@ public sealed record RequestLimitsOptions
 }
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Limits setting.</summary>
-public sealed class RequestLimitsOptionsValidator : IValidateOptions<RequestLimitsOptions>
+public sealed class RequestLimitsOptionsValidator : SettingsValidator<RequestLimitsOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RequestLimitsOptions options)
+    protected override void Check(SettingRules rules, RequestLimitsOptions options)
     {
-        var rules = new SettingRules();
         rules.AtLeast($"{RequestLimitsOptions.SectionName}:MaxRequestBodyBytes", options.MaxRequestBodyBytes, 1);
-        return rules.Result();
     }
 }

@@ -1,6 +1,5 @@
 using LlmServer.External.Redis;
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace LlmServer.External.Stores;
@@ -33,12 +32,11 @@ public sealed class StorageOptions
 /// Fails the start with a message naming the bad LlmServer:Storage setting. The message never quotes the value:
 /// a connection string or a Redis URL carries a password.
 /// </summary>
-public sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+public sealed class StorageOptionsValidator : SettingsValidator<StorageOptions>
 {
-    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    protected override void Check(SettingRules rules, StorageOptions options)
     {
         const string at = StorageOptions.SectionName;
-        var rules = new SettingRules();
         if (options.UsesPostgres)
         {
             try
@@ -61,6 +59,5 @@ public sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
                 rules.Fail($"{at}:RedisUrl (REDIS_URL) must be redis://[user:password@]host[:port][/db], rediss://... or host:port,password=...");
             }
         }
-        return rules.Result();
     }
 }

@@ -1,5 +1,4 @@
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Auth;
 
@@ -16,13 +15,11 @@ public sealed record AuthOptions
 }
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Auth setting.</summary>
-public sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
+public sealed class AuthOptionsValidator : SettingsValidator<AuthOptions>
 {
-    public ValidateOptionsResult Validate(string? name, AuthOptions options)
+    protected override void Check(SettingRules rules, AuthOptions options)
     {
-        var rules = new SettingRules();
         if (options.MasterKey is { Length: > AuthOptions.MaxKeyLength })
             rules.Fail($"{AuthOptions.SectionName}:MasterKey (LLMSERVER_MASTER_KEY) must be at most {AuthOptions.MaxKeyLength} characters.");
-        return rules.Result();
     }
 }

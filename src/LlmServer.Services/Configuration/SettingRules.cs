@@ -75,3 +75,18 @@ public sealed class SettingRules
         ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
         : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(_errors);
 }
+
+/// <summary>A settings validator: <see cref="Check"/> adds a message per bad setting; none means the section is valid.</summary>
+public abstract class SettingsValidator<TOptions> : Microsoft.Extensions.Options.IValidateOptions<TOptions>
+    where TOptions : class
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, TOptions options)
+    {
+        var rules = new SettingRules();
+        Check(rules, options);
+        return rules.Result();
+    }
+
+    /// <summary>Runs the checks of <paramref name="options"/>.</summary>
+    protected abstract void Check(SettingRules rules, TOptions options);
+}

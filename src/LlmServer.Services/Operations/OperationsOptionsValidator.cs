@@ -1,15 +1,13 @@
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Operations;
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Operations setting.</summary>
-public sealed class OperationsOptionsValidator : IValidateOptions<OperationsOptions>
+public sealed class OperationsOptionsValidator : SettingsValidator<OperationsOptions>
 {
-    public ValidateOptionsResult Validate(string? name, OperationsOptions options)
+    protected override void Check(SettingRules rules, OperationsOptions options)
     {
         const string at = OperationsOptions.SectionName;
-        var rules = new SettingRules();
         rules.AtLeast($"{at}:KeyCacheSeconds", options.KeyCacheSeconds, 0);
         rules.AtLeast($"{at}:Ledger:QueueCapacity", options.Ledger.QueueCapacity, 1);
         rules.AtLeast($"{at}:Ledger:BatchSize", options.Ledger.BatchSize, 1);
@@ -20,17 +18,14 @@ public sealed class OperationsOptionsValidator : IValidateOptions<OperationsOpti
         rules.OneOf($"{at}:RateLimits:Backend", options.RateLimits.Backend, "auto", "local", "redis", "postgres");
         rules.AtLeast($"{at}:Budgets:DefaultMaxOutputTokens", options.Budgets.DefaultMaxOutputTokens, 1);
         rules.OneOf($"{at}:Budgets:UnknownPrice", options.Budgets.UnknownPrice, "allow", "deny");
-        return rules.Result();
     }
 }
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Shutdown setting.</summary>
-public sealed class ShutdownOptionsValidator : IValidateOptions<ShutdownOptions>
+public sealed class ShutdownOptionsValidator : SettingsValidator<ShutdownOptions>
 {
-    public ValidateOptionsResult Validate(string? name, ShutdownOptions options)
+    protected override void Check(SettingRules rules, ShutdownOptions options)
     {
-        var rules = new SettingRules();
         rules.Range($"{ShutdownOptions.SectionName}:DrainSeconds", options.DrainSeconds, 1, 3600);
-        return rules.Result();
     }
 }

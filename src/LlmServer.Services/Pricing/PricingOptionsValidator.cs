@@ -1,15 +1,13 @@
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Pricing;
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Pricing setting: a negative price would pay the caller.</summary>
-public sealed class PricingOptionsValidator : IValidateOptions<PricingOptions>
+public sealed class PricingOptionsValidator : SettingsValidator<PricingOptions>
 {
-    public ValidateOptionsResult Validate(string? name, PricingOptions options)
+    protected override void Check(SettingRules rules, PricingOptions options)
     {
         const string at = PricingOptions.SectionName;
-        var rules = new SettingRules();
         rules.Positive($"{at}:KrwPerUsd", (double?)options.KrwPerUsd);
         foreach (var (model, price) in options.Models)
         {
@@ -17,6 +15,5 @@ public sealed class PricingOptionsValidator : IValidateOptions<PricingOptions>
             rules.NotNegative($"{at}:Models:{model}:CachedInput", (double?)price.CachedInput);
             rules.NotNegative($"{at}:Models:{model}:Output", (double)price.Output);
         }
-        return rules.Result();
     }
 }

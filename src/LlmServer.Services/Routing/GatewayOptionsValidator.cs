@@ -1,15 +1,13 @@
 using LlmServer.Services.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Routing;
 
 /// <summary>Fails the start with a message naming the bad LlmServer:Gateway setting.</summary>
-public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+public sealed class GatewayOptionsValidator : SettingsValidator<GatewayOptions>
 {
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    protected override void Check(SettingRules rules, GatewayOptions options)
     {
         const string at = GatewayOptions.SectionName;
-        var rules = new SettingRules();
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Upstreams.Count; i++)
         {
@@ -53,7 +51,6 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         rules.AtLeast($"{at}:SessionHistoryMessages", options.SessionHistoryMessages, 0);
         rules.AtLeast($"{at}:MaxRequestBodyBytes", options.MaxRequestBodyBytes, 1);
         rules.Required($"{at}:DefaultModel", options.DefaultModel);
-        return rules.Result();
     }
 
     private static void Timeouts(SettingRules rules, string at, UpstreamTimeouts t)
