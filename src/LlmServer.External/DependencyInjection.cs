@@ -42,16 +42,16 @@ public static class DependencyInjection
         }
         var vault = configuration.GetValue<MaskingVaultKind?>($"{MaskingOptions.SectionName}:Vault") ?? MaskingVaultKind.Memory;
         var rateLimitBackend = configuration.GetValue<string>($"{OperationsOptions.SectionName}:RateLimits:Backend") ?? "auto";
-        AddSessionChatUpstreamAndHistory(services);
-        AddGatewayUpstreams(services);
-        AddMaskingVault(services, storage, vault);
-        AddOperationsStores(services, storage);
-        AddSharedRateLimits(services, storage, rateLimitBackend);
+        services.AddSessionChatUpstreamAndHistory();
+        services.AddGatewayUpstreams();
+        services.AddMaskingVault(storage, vault);
+        services.AddOperationsStores(storage);
+        services.AddSharedRateLimits(storage, rateLimitBackend);
         return services;
     }
 
     /// <summary>The session chat API's Responses upstream and its SQLite history store (PostgreSQL replaces it below).</summary>
-    private static void AddSessionChatUpstreamAndHistory(IServiceCollection services)
+    private static void AddSessionChatUpstreamAndHistory(this IServiceCollection services)
     {
         services.AddSingleton<IResponsesUpstream>(ResponsesUpstreamFactory.Create);
         services.AddSingleton<SqliteChatHistoryStore>();
@@ -63,7 +63,7 @@ public static class DependencyInjection
     }
 
     /// <summary>Connection pools, protocols per upstream kind, the resilient forwarder and model discovery.</summary>
-    private static void AddGatewayUpstreams(IServiceCollection services)
+    private static void AddGatewayUpstreams(this IServiceCollection services)
     {
         services.AddSingleton<UpstreamHttpClients>();
         services.AddSingleton<IUpstreamProtocol>(new OpenAiProtocol(UpstreamKinds.OpenAi));
@@ -81,7 +81,7 @@ public static class DependencyInjection
     /// The masking vault: Redis when a Redis URL is set; else PostgreSQL when LLMSERVER_DB is set (unless
     /// LlmServer:Masking:Vault is Sqlite); else SQLite or memory per LlmServer:Masking:Vault.
     /// </summary>
-    private static void AddMaskingVault(IServiceCollection services, StorageOptions storage, MaskingVaultKind kind)
+    private static void AddMaskingVault(this IServiceCollection services, StorageOptions storage, MaskingVaultKind kind)
     {
         if (storage.UsesRedis)
         {
@@ -92,7 +92,7 @@ public static class DependencyInjection
         else if (storage.UsesPostgres && kind != MaskingVaultKind.Sqlite)
         {
             // NOTE: with PostgreSQL the instances share one database, so placeholders must be shared too (memory would not be).
-            AddPostgresDataSource(services, storage);
+            services.AddPostgresDataSource(storage);
             services.Replace(ServiceDescriptor.Singleton<IMaskingVault>(sp => new PostgresMaskingVault(
                 sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<MaskingOptions>>().Value.VaultTtl,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System)));
@@ -112,11 +112,11 @@ public static class DependencyInjection
     /// Keys, budgets, the ledger and stored responses: a SQLite file (WAL) by default; PostgreSQL when configured,
     /// which then also replaces the SQLite chat history store.
     /// </summary>
-    private static void AddOperationsStores(IServiceCollection services, StorageOptions storage)
+    private static void AddOperationsStores(this IServiceCollection services, StorageOptions storage)
     {
         if (storage.UsesPostgres)
         {
-            AddPostgresDataSource(services, storage);
+            services.AddPostgresDataSource(storage);
             services.TryAddSingleton(sp => new PostgresOpsDatabase(sp.GetRequiredService<NpgsqlDataSource>()));
             services.TryAddSingleton<OpsDatabase>(sp => sp.GetRequiredService<PostgresOpsDatabase>());
             services.Replace(ServiceDescriptor.Singleton<IChatHistoryStore, PostgresChatHistoryStore>());
@@ -138,7 +138,7 @@ public static class DependencyInjection
     }
 
     /// <summary>Per-key rpm/tpm windows shared across instances: Redis ("auto" with a Redis URL, or "redis") or PostgreSQL.</summary>
-    private static void AddSharedRateLimits(IServiceCollection services, StorageOptions storage, string backend)
+    private static void AddSharedRateLimits(this IServiceCollection services, StorageOptions storage, string backend)
     {
         var useRedis = backend.Equals("redis", StringComparison.OrdinalIgnoreCase)
             || (backend.Equals("auto", StringComparison.OrdinalIgnoreCase) && storage.UsesRedis);
@@ -158,7 +158,7 @@ public static class DependencyInjection
     }
 
     /// <summary>One PostgreSQL data source for every store that uses it.</summary>
-    private static void AddPostgresDataSource(IServiceCollection services, StorageOptions storage)
+    private static void AddPostgresDataSource(this IServiceCollection services, StorageOptions storage)
     {
         var connectionString = storage.PostgresConnectionString;
         services.TryAddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString) { Name = "llmserver" }.Build());

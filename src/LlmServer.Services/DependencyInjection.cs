@@ -34,21 +34,21 @@ public static class DependencyInjection
     public static IServiceCollection AddLlmServerServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(TimeProvider.System);
-        AddAccounting(services);
-        AddExchange(services);
-        AddSessionChat(services);
-        AddRouting(services);
-        AddMessagesTranslation(services);
-        AddMasking(services);
-        AddTelemetry(services);
-        AddShutdown(services);
-        AddLedger(services);
-        AddKeysAndLimits(services);
+        services.AddAccounting();
+        services.AddExchange();
+        services.AddSessionChat();
+        services.AddModelRouting();
+        services.AddMessagesTranslation();
+        services.AddMasking();
+        services.AddTelemetry();
+        services.AddShutdown();
+        services.AddLedger();
+        services.AddKeysAndLimits();
         return services;
     }
 
     /// <summary>Prices, cost and token counts; usage goes nowhere until the ledger replaces the sink.</summary>
-    private static void AddAccounting(IServiceCollection services)
+    private static void AddAccounting(this IServiceCollection services)
     {
         services.AddValidatedOptions<PricingOptions, PricingOptionsValidator>(PricingOptions.SectionName);
         services.AddSingleton<ICostCalculator, CostCalculator>();
@@ -57,13 +57,13 @@ public static class DependencyInjection
     }
 
     /// <summary>The steps every API's exchange runs: admit, mask, record, settle.</summary>
-    private static void AddExchange(IServiceCollection services)
+    private static void AddExchange(this IServiceCollection services)
     {
         services.AddSingleton<ExchangeSteps>();
     }
 
     /// <summary>The session chat API: its defaults, the server's OpenAI or Azure OpenAI upstream, the chat service.</summary>
-    private static void AddSessionChat(IServiceCollection services)
+    private static void AddSessionChat(this IServiceCollection services)
     {
         services.AddValidatedOptions<ChatOptions, ChatOptionsValidator>(ChatOptions.SectionName);
         services.AddValidatedOptions<OpenAiOptions, OpenAiOptionsValidator>(OpenAiOptions.SectionName);
@@ -72,7 +72,7 @@ public static class DependencyInjection
     }
 
     /// <summary>The one model table (configured and implicit upstreams) and who may call.</summary>
-    private static void AddRouting(IServiceCollection services)
+    private static void AddModelRouting(this IServiceCollection services)
     {
         services.AddValidatedOptions<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.SectionName);
         foreach (var (name, section, _) in ProviderEndpointOptionsValidator.Providers)
@@ -86,13 +86,13 @@ public static class DependencyInjection
     }
 
     /// <summary>Where a /v1/messages request goes: passthrough to Anthropic or translation to chat.completions.</summary>
-    private static void AddMessagesTranslation(IServiceCollection services)
+    private static void AddMessagesTranslation(this IServiceCollection services)
     {
         services.AddSingleton<IMessagesUpstreamSelector, RoutedMessagesUpstreamSelector>();
     }
 
     /// <summary>The masking engine with the in-memory vault (LlmServer.External replaces it when a shared one is configured).</summary>
-    private static void AddMasking(IServiceCollection services)
+    private static void AddMasking(this IServiceCollection services)
     {
         services.AddValidatedOptions<MaskingOptions, MaskingOptionsValidator>(MaskingOptions.SectionName)
             .PostConfigure(o =>
@@ -111,7 +111,7 @@ public static class DependencyInjection
     }
 
     /// <summary>The LlmServer meter and activity source.</summary>
-    private static void AddTelemetry(IServiceCollection services)
+    private static void AddTelemetry(this IServiceCollection services)
     {
         services.AddMetrics();
         services.TryAddSingleton<MetricLabels>();
@@ -120,7 +120,7 @@ public static class DependencyInjection
     }
 
     /// <summary>On SIGTERM the host drains running requests for DrainSeconds, then cancels them; the ledger waits for them.</summary>
-    private static void AddShutdown(IServiceCollection services)
+    private static void AddShutdown(this IServiceCollection services)
     {
         services.AddValidatedOptions<ShutdownOptions, ShutdownOptionsValidator>(ShutdownOptions.SectionName);
         services.AddOptions<HostOptions>().Configure<IOptions<ShutdownOptions>>(
@@ -129,7 +129,7 @@ public static class DependencyInjection
     }
 
     /// <summary>The usage ledger: rows queued in memory and written in batches to the store LlmServer.External registers.</summary>
-    private static void AddLedger(IServiceCollection services)
+    private static void AddLedger(this IServiceCollection services)
     {
         // NOTE: LlmServer:Operations holds the ledger's, the keys' and the limits' settings.
         services.AddValidatedOptions<OperationsOptions, OperationsOptionsValidator>(OperationsOptions.SectionName);
@@ -140,7 +140,7 @@ public static class DependencyInjection
     }
 
     /// <summary>Virtual keys, budgets, per-key and global rate limits, and the admission that applies them.</summary>
-    private static void AddKeysAndLimits(IServiceCollection services)
+    private static void AddKeysAndLimits(this IServiceCollection services)
     {
         services.TryAddSingleton<IVirtualKeyService, VirtualKeyService>();
         services.TryAddSingleton<IBudgetService, BudgetService>();
