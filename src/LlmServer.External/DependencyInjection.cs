@@ -43,7 +43,7 @@ public static class DependencyInjection
         var vault = configuration.GetValue<MaskingVaultKind?>($"{MaskingOptions.SectionName}:Vault") ?? MaskingVaultKind.Memory;
         var rateLimitBackend = configuration.GetValue<string>($"{OperationsOptions.SectionName}:RateLimits:Backend") ?? "auto";
         services.AddSessionChatUpstreamAndHistory();
-        services.AddGatewayUpstreams();
+        services.AddUpstreamTransport();
         services.AddMaskingVault(storage, vault);
         services.AddOperationsStores(storage);
         services.AddSharedRateLimits(storage, rateLimitBackend);
@@ -62,8 +62,8 @@ public static class DependencyInjection
             .AddCheck<OpenAiConfiguredHealthCheck>("openai_upstream");
     }
 
-    /// <summary>Connection pools, protocols per upstream kind, the resilient forwarder and model discovery.</summary>
-    private static void AddGatewayUpstreams(this IServiceCollection services)
+    /// <summary>The one upstream transport (every kind, both wire dialects): connection pools, protocols, the resilient forwarder, model discovery.</summary>
+    private static void AddUpstreamTransport(this IServiceCollection services)
     {
         services.AddSingleton<UpstreamHttpClients>();
         services.AddSingleton<IUpstreamProtocol>(new OpenAiProtocol(UpstreamKinds.OpenAi));
@@ -73,8 +73,6 @@ public static class DependencyInjection
         services.AddSingleton<UpstreamProtocols>();
         services.AddSingleton<IUpstreamForwarder, UpstreamForwarder>();
         services.AddHostedService<ModelDiscoveryService>();
-        // NOTE: /v1/messages keeps one shared HTTP client per upstream base URL of its own.
-        services.TryAddSingleton<Anthropic.UpstreamHttpClients>();
     }
 
     /// <summary>

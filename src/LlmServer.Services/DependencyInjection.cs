@@ -38,7 +38,6 @@ public static class DependencyInjection
         services.AddExchange();
         services.AddSessionChat();
         services.AddModelRouting();
-        services.AddMessagesTranslation();
         services.AddMasking();
         services.AddTelemetry();
         services.AddShutdown();
@@ -83,12 +82,6 @@ public static class DependencyInjection
         services.AddValidatedOptions<AuthOptions, AuthOptionsValidator>(AuthOptions.SectionName);
         services.TryAddSingleton<MasterKeyAuthenticator>();
         services.TryAddSingleton<IApiKeyAuthenticator, CompositeApiKeyAuthenticator>();
-    }
-
-    /// <summary>Where a /v1/messages request goes: passthrough to Anthropic or translation to chat.completions.</summary>
-    private static void AddMessagesTranslation(this IServiceCollection services)
-    {
-        services.AddSingleton<IMessagesUpstreamSelector, RoutedMessagesUpstreamSelector>();
     }
 
     /// <summary>The masking engine with the in-memory vault (LlmServer.External replaces it when a shared one is configured).</summary>

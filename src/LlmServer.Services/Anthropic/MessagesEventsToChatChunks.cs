@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Anthropic;
 

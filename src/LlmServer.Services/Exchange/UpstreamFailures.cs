@@ -2,23 +2,32 @@ using LlmServer.Services.Transport;
 
 namespace LlmServer.Services.Exchange;
 
-/// <summary>What the client is told when the transport gave up: one mapping for every API.</summary>
+/// <summary>What the transport's outcome means for the client, as a catalogue entry.</summary>
 public static class UpstreamFailures
 {
     /// <summary>
-    /// The catalogue entry of a failed upstream call (null for <see cref="UpstreamOutcome.Ok"/>,
-    /// <see cref="UpstreamOutcome.ClientError"/> and a client that went away: those are relayed or recorded, not answered).
+    /// The entry for an outcome that brought no answer to relay; null for an answer (2xx or a 4xx the upstream
+    /// refused with) and for a client that went away (nobody to tell).
     /// </summary>
     public static ExchangeError? ErrorOf(UpstreamResult result, string model) => result.Outcome switch
     {
+        UpstreamOutcome.Ok or UpstreamOutcome.ClientError or UpstreamOutcome.ClientAborted => null,
         UpstreamOutcome.Timeout => ExchangeErrors.UpstreamTimeout,
         UpstreamOutcome.RateLimited => ExchangeErrors.UpstreamRateLimited(model, Seconds(result.RetryAfter)),
         UpstreamOutcome.UpstreamError => ExchangeErrors.UpstreamFailed(result.UpstreamStatus),
         UpstreamOutcome.CircuitOpen => ExchangeErrors.UpstreamUnavailable(model, Seconds(result.RetryAfter) ?? 1),
-        UpstreamOutcome.Unreachable => ExchangeErrors.UpstreamUnreachable,
-        UpstreamOutcome.Unsupported => ExchangeErrors.ModelNotSupported(model, $"The model `{model}` cannot be served on this API by its upstream."),
-        _ => null,
+        UpstreamOutcome.Unsupported => ExchangeErrors.ModelNotSupported(model, $"No deployment of the model `{model}` serves this API."),
+        _ => ExchangeErrors.UpstreamUnreachable,
     };
 
-    private static long? Seconds(TimeSpan? span) => span is { } s ? Math.Max(1, (long)Math.Ceiling(s.TotalSeconds)) : null;
+    /// <summary>
+    /// The entry for an answer that broke while its body was read: a timer fired (idle gap or total deadline), or
+    /// the connection was lost. Null when the client went away.
+    /// </summary>
+    public static ExchangeError? BrokenBody(UpstreamResult result, Exception e) =>
+        result.CancelledByClient ? null
+        : e is OperationCanceledException ? ExchangeErrors.UpstreamStalled
+        : ExchangeErrors.UpstreamDisconnected;
+
+    private static long? Seconds(TimeSpan? t) => t is { } v ? Math.Max(1, (long)Math.Ceiling(v.TotalSeconds)) : null;
 }

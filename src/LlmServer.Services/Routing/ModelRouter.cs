@@ -262,6 +262,7 @@ public sealed partial class ModelRouter : IModelRouter
             {
                 Name = name, Kind = kind, ApiKey = string.IsNullOrWhiteSpace(key) ? null : key,
                 BaseUrl = string.IsNullOrWhiteSpace(baseUrl) ? defaultBase : baseUrl,
+                Timeouts = ProviderTimeouts(provider.TimeoutSeconds),
             }, o.Timeouts));
         }
         Implicit(ImplicitOpenAi, UpstreamKinds.OpenAi, "https://api.openai.com/v1");
@@ -270,6 +271,13 @@ public sealed partial class ModelRouter : IModelRouter
         if (AzureOpenAiUpstream.Implicit(azureOptions) is { } azure && list.All(u => u.Name != azure.Name)) list.Add(Resolve(azure, o.Timeouts));
         return list;
     }
+
+    /// <summary>
+    /// A provider section's TimeoutSeconds (how long to wait for the answer to start, and between two stream
+    /// events) as the first-byte and idle phases of the per-phase model; null when unset.
+    /// </summary>
+    private static UpstreamTimeouts? ProviderTimeouts(double? timeoutSeconds) =>
+        timeoutSeconds is > 0 and var s ? new UpstreamTimeouts { FirstByteSeconds = s, IdleSeconds = s } : null;
 
     internal static UpstreamDefinition Resolve(UpstreamOptions u, UpstreamTimeouts d)
     {

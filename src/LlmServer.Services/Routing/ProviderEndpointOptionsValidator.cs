@@ -13,20 +13,20 @@ public sealed class ProviderEndpointOptionsValidator : IValidateOptions<Provider
     /// <summary>(options name, configuration section, env shortcut of the base URL) of each provider.</summary>
     public static readonly (string Name, string Section, string UrlEnv)[] Providers =
     [
-        (RoutedMessagesUpstreamSelector.Anthropic, "LlmServer:Anthropic", "ANTHROPIC_BASE_URL"),
-        (RoutedMessagesUpstreamSelector.Vllm, "LlmServer:Vllm", "VLLM_BASE_URL"),
-        (RoutedMessagesUpstreamSelector.OpenAi, Chat.OpenAiOptions.SectionName, "OPENAI_BASE_URL"),
+        (ProviderEndpointOptions.Anthropic, "LlmServer:Anthropic", "ANTHROPIC_BASE_URL"),
+        (ModelRouter.ImplicitVllm, "LlmServer:Vllm", "VLLM_BASE_URL"),
+        (ModelRouter.ImplicitOpenAi, Chat.OpenAiOptions.SectionName, "OPENAI_BASE_URL"),
     ];
 
     public ValidateOptionsResult Validate(string? name, ProviderEndpointOptions options)
     {
         // NOTE: LlmServer:OpenAi is also bound as OpenAiOptions, whose validator names its problems once.
-        if (name is null or RoutedMessagesUpstreamSelector.OpenAi) return ValidateOptionsResult.Skip;
+        if (name is null or ModelRouter.ImplicitOpenAi) return ValidateOptionsResult.Skip;
         var (_, at, urlEnv) = Array.Find(Providers, p => p.Name == name);
         if (at is null) return ValidateOptionsResult.Skip;
         var rules = new SettingRules();
         rules.HttpUrl($"{at}:BaseUrl ({urlEnv})", options.BaseUrl);
-        rules.Range($"{at}:TimeoutSeconds", options.TimeoutSeconds, 0.001, 3600);
+        if (options.TimeoutSeconds is { } timeout) rules.Range($"{at}:TimeoutSeconds", timeout, 0.001, 3600);
         return rules.Result();
     }
 }

@@ -1,6 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using LlmServer.Services.Anthropic;
+using LlmServer.Api.Anthropic;
 using LlmServer.Services.Dialects.OpenAi;
 using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;
@@ -11,16 +12,13 @@ namespace LlmServer.Api.Dialects.OpenAi;
 internal sealed partial class OpenAiExchange
 {
     /// <summary>
-    /// /v1/chat/completions for a model an anthropic upstream serves: translated by <see cref="LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic"/>,
-    /// with its output passed through <see cref="ViaAnthropicCapture"/> for usage, restore and the session turn.
+    /// /v1/chat/completions for a model anthropic upstreams serve: translated by <see cref="ChatCompletionsViaAnthropic"/>
+    /// over the one transport (all the model's deployments); its chunks pass through <see cref="ViaAnthropicRelay"/>
+    /// for usage, restore and the session turn on their way to the client.
     /// </summary>
-    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute modelRoute, RequestScan scan)
+    private async Task ViaAnthropicAsync(Call call, JsonObject body, ModelRoute route, RequestScan scan)
     {
         var ctx = call.Ctx;
-        var deployment = modelRoute.At(0);
-        call.Deployment = deployment;
-        var upstream = new MessagesUpstream(deployment.Upstream.Name, UpstreamDialect.Anthropic, deployment.Upstream.BaseUrl,
-            deployment.Upstream.ApiKey, deployment.UpstreamModel, new ChatTranslationOptions());
         var dropUsage = false;
         if (scan.Stream && !scan.IncludeUsage)
         {
@@ -28,158 +26,93 @@ internal sealed partial class OpenAiExchange
             body["stream_options"] = new JsonObject { ["include_usage"] = true };
             dropUsage = true;
         }
-        var original = ctx.Response.Body;
-        var capture = new ViaAnthropicCapture(original, ctx, call.Restorer, dropUsage, call.Turn);
-        ctx.Response.Body = capture;
+        var relay = new ViaAnthropicRelay(call.Restorer, dropUsage, call.Turn);
         var start = Stopwatch.GetTimestamp();
+        ViaAnthropicOutcome? outcome = null;
+        ExchangeError? failure = null;
+        var gone = false;
         try
         {
-            await viaAnthropic.HandleAsync(ctx, body, upstream);
-            await capture.CompleteAsync();
+            outcome = await viaAnthropic.HandleAsync(ctx, body, route, relay);
         }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
         {
-            capture.Error ??= ExchangeErrors.ClientDisconnected;
+            gone = true;
         }
-        catch (IOException) when (ctx.RequestAborted.IsCancellationRequested)
+        catch (Services.Masking.MaskingFailedException e)
         {
-            capture.Error ??= ExchangeErrors.ClientDisconnected;
-        }
-        catch (Services.Masking.MaskingFailedException)
-        {
-            capture.Error ??= ExchangeErrors.RestoreUnavailable.Code;
+            failure = steps.MaskingError(e, restoring: true);
+            await DialectErrorWriter.WriteAsync(ctx, Dialect.OpenAi, failure!);
         }
         finally
         {
-            ctx.Response.Body = original;
             // NOTE: translation is not separable from the upstream wait here; the whole call counts as upstream time.
             call.Feature.UpstreamTicks += Stopwatch.GetTimestamp() - start;
         }
-        var status = ctx.RequestAborted.IsCancellationRequested && capture.Error == ExchangeErrors.ClientDisconnected ? 499 : ctx.Response.StatusCode;
-        var error = capture.Error;
-        if (status >= 400) error ??= status switch { 504 => "upstream_timeout", 429 => "upstream_rate_limited", >= 500 => "upstream_error", _ => "upstream_client_error" };
-        else if (error is not null && status < 400) status = error == ExchangeErrors.ClientDisconnected ? 499 : 502;
-        call.X.Usage = capture.Usage;
-        call.Succeeded = error is null && status == 200;
-        Record(call, status, error);
+        call.Deployment = outcome?.Deployment ?? route.At(0);
+        call.X.Usage = relay.Usage;
+        if (gone || outcome?.ClientGone == true || ctx.RequestAborted.IsCancellationRequested)
+        {
+            RecordGone(call);
+            return;
+        }
+        if ((outcome?.Error ?? failure) is { } error)
+        {
+            Record(call, error.Status, error.Code);
+            return;
+        }
+        call.Succeeded = ctx.Response.StatusCode == 200;
+        Record(call, ctx.Response.StatusCode, null);
         if (call.Turn is not null && call.Succeeded) await sessions.StoreAsync(call.Turn);
     }
 }
 
 /// <summary>
-/// Sits in place of the response body while the Anthropic translator writes: SSE chunks are restored and
-/// forwarded event by event (flushed as they come), a plain JSON answer is held until complete, then restored.
-/// Usage is read from what the translator produced.
+/// The chat route's work on a translated answer: usage for the ledger (the usage chunk dropped when the client did
+/// not ask for it), masked values restored (event by event; the tail held back is written before [DONE]), and the
+/// session turn captured.
 /// </summary>
-internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : Stream
+internal sealed class ViaAnthropicRelay(OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : IChatAnswerRelay
 {
-    private readonly MemoryStream _pending = new();
-
     public TokenUsage? Usage { get; private set; }
-    public string? Error { get; set; }
 
-    private bool IsStream => ctx.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => _pending.Write(buffer, offset, count);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask<ReadOnlyMemory<byte>> CompletionAsync(ReadOnlyMemory<byte> completion, CancellationToken cancellationToken)
     {
-        _pending.Write(buffer.Span);
-        if (IsStream) await DrainEventsAsync(cancellationToken);
+        var scan = UsageScanner.Scan(completion.Span, wantId: false);
+        if (scan.HasUsage) Usage = scan.Usage;
+        if (restorer is not null) completion = await restorer.RestoreBodyAsync(completion, cancellationToken);
+        if (turn is not null) SessionMemory.CaptureCompletion(turn, completion.Span);
+        return completion;
     }
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    /// <summary>After the translator returned: the plain answer (restored), or what is left of the stream.</summary>
-    public async Task CompleteAsync()
+    public async ValueTask ChunkAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> data, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
-        if (IsStream)
+        if (data.Span.IndexOf("\"usage\""u8) >= 0)
         {
-            await DrainEventsAsync(ctx.RequestAborted);
-            if (_pending.Length > 0) await inner.WriteAsync(_pending.GetBuffer().AsMemory(0, (int)_pending.Length), ctx.RequestAborted);
-            await inner.FlushAsync(ctx.RequestAborted);
-            return;
-        }
-        ReadOnlyMemory<byte> body = _pending.GetBuffer().AsMemory(0, (int)_pending.Length);
-        if (ctx.Response.StatusCode == 200)
-        {
-            var scan = UsageScanner.Scan(body.Span, wantId: false);
-            if (scan.HasUsage) Usage = scan.Usage;
-            if (restorer is not null) body = await restorer.RestoreBodyAsync(body, ctx.RequestAborted);
-            if (turn is not null) SessionMemory.CaptureCompletion(turn, body.Span);
-        }
-        ctx.Response.ContentLength = body.Length;
-        await inner.WriteAsync(body, ctx.RequestAborted);
-    }
-
-    private async Task DrainEventsAsync(CancellationToken cancellationToken)
-    {
-        var wrote = false;
-        while (true)
-        {
-            var data = _pending.GetBuffer().AsMemory(0, (int)_pending.Length);
-            var end = EventLength(data.Span);
-            if (end == 0) break;
-            var ev = data[..end].ToArray();
-            var rest = data[end..].ToArray();
-            _pending.SetLength(0);
-            _pending.Write(rest);
-            var output = await ProcessAsync(ev, cancellationToken);
-            if (output.Length > 0)
-            {
-                await inner.WriteAsync(output, cancellationToken);
-                wrote = true;
-            }
-        }
-        if (wrote) await inner.FlushAsync(cancellationToken);
-    }
-
-    private async ValueTask<ReadOnlyMemory<byte>> ProcessAsync(byte[] ev, CancellationToken cancellationToken)
-    {
-        var d = ev.AsSpan().IndexOf("data:"u8);
-        if (d < 0) return ev;
-        var p = d + 5;
-        if (p < ev.Length && ev[p] == ' ') p++;
-        var nl = ev.AsSpan(p).IndexOf((byte)'\n');
-        var len = nl < 0 ? ev.Length - p : nl;
-        if (len > 0 && ev[p + len - 1] == '\r') len--;
-        var payload = ev.AsMemory(p, len);
-        if (payload.Span.SequenceEqual("[DONE]"u8))
-        {
-            var tail = restorer is null ? null : await restorer.FlushAllAsync(cancellationToken);
-            if (tail is null) return ev;
-            if (turn is not null) Capture(tail);
-            return (byte[])[.. tail, .. ev];
-        }
-        if (payload.Span.IndexOf("\"error\""u8) >= 0 && payload.Span.IndexOf("\"choices\""u8) < 0) Error ??= "upstream_error";
-        if (payload.Span.IndexOf("\"usage\""u8) >= 0)
-        {
-            var scan = UsageScanner.Scan(payload.Span, wantId: false);
+            var scan = UsageScanner.Scan(data.Span, wantId: false);
             if (scan.HasUsage)
             {
                 Usage = scan.Usage;
-                if (dropUsage && scan.ChoicesEmpty) return ReadOnlyMemory<byte>.Empty;
+                if (dropUsage && scan.ChoicesEmpty) return;
             }
         }
-        byte[]? rewritten = restorer is null ? null : await restorer.RewriteEventAsync(ev, d, payload, cancellationToken);
+        var rewritten = restorer is null ? null : await restorer.RewriteEventAsync(frame, 0, data, cancellationToken);
         if (turn is not null)
         {
-            if (rewritten is null) SessionMemory.CaptureDelta(turn, payload.Span);
+            if (rewritten is null) SessionMemory.CaptureDelta(turn, data.Span);
             else Capture(rewritten);
         }
-        return rewritten ?? ev;
+        output.Write(rewritten is null ? frame.Span : rewritten);
+    }
+
+    public async ValueTask DoneAsync(ReadOnlyMemory<byte> frame, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    {
+        if (restorer is not null && await restorer.FlushAllAsync(cancellationToken) is { } tail)
+        {
+            if (turn is not null) Capture(tail);
+            output.Write(tail);
+        }
+        output.Write(frame.Span);
     }
 
     private void Capture(byte[] ev)
@@ -189,11 +122,5 @@ internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiR
         var p = d + 6;
         var nl = ev.AsSpan(p).IndexOf((byte)'\n');
         SessionMemory.CaptureDelta(turn!, ev.AsSpan(p, nl < 0 ? ev.Length - p : nl));
-    }
-
-    private static int EventLength(ReadOnlySpan<byte> span)
-    {
-        var i = span.IndexOf("\n\n"u8);
-        return i < 0 ? 0 : i + 2;
     }
 }
