@@ -140,7 +140,6 @@ internal sealed partial class OpenAiExchange
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = ctx.Response.BodyWriter;
         var dialect = x.Surface == ExchangeSurface.Responses ? Dialect.OpenAiResponses : Dialect.OpenAi;
-        var events = new SseEventReader();
         var terminal = false;
         var stored = false;
         ExchangeError? failure = null;
@@ -149,13 +148,14 @@ internal sealed partial class OpenAiExchange
         {
             await ctx.Response.StartAsync(ctx.RequestAborted);
             await using var stream = await response.Content.ReadAsStreamAsync(result.Token);
+            using var events = new SseReader(stream);
             while (true)
             {
                 result.ArmRead();
-                int n;
+                bool more;
                 try
                 {
-                    n = await events.FillAsync(stream, result.Token);
+                    more = await events.ReadAsync(result.Token);
                 }
                 catch (OperationCanceledException) when (result.CancelledByClient)
                 {
@@ -168,15 +168,14 @@ internal sealed partial class OpenAiExchange
                     failure = ExchangeErrors.UpstreamStalled;
                     break;
                 }
-                catch (Exception ex) when (ex is IOException or HttpRequestException)
+                catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidDataException)
                 {
                     LogBodyFailure(logger, call.Deployment?.Id ?? "-", ex.GetType().Name);
-                    failure = ExchangeErrors.UpstreamDisconnected;
+                    failure = ex is InvalidDataException ? ExchangeErrors.UpstreamInvalidResponse : ExchangeErrors.UpstreamDisconnected;
                     break;
                 }
-                if (n == 0)
+                if (!more)
                 {
-                    if (events.Pending.Length > 0) writer.Write(events.Pending.Span);
                     if (!terminal)
                     {
                         LogBodyFailure(logger, call.Deployment?.Id ?? "-", "the stream ended without its final event");
@@ -184,26 +183,25 @@ internal sealed partial class OpenAiExchange
                     }
                     break;
                 }
-                while (events.TryRead(out var ev))
+                var ev = events.Raw;
+                var wasTerminal = terminal;
+                var write = Inspect(call, ev.Span, events.Data.Span, dialect == Dialect.OpenAiResponses, dropUsageChunk, call.Restorer is null ? call.Turn : null, ref terminal);
+                var output = ev;
+                if (write && call.Restorer is not null) output = await RestoreEventAsync(call.Restorer, ev, call.Turn, ctx.RequestAborted);
+                if (call.ResponseId is { } responseId && call.Deployment is { } deployment)
                 {
-                    var wasTerminal = terminal;
-                    var write = Inspect(call, ev.Span, dialect == Dialect.OpenAiResponses, dropUsageChunk, call.Restorer is null ? call.Turn : null, ref terminal);
-                    var output = ev;
-                    if (write && call.Restorer is not null) output = await RestoreEventAsync(call.Restorer, ev, call.Turn, ctx.RequestAborted);
-                    if (call.ResponseId is { } responseId && call.Deployment is { } deployment)
-                    {
-                        // NOTE: before the final event reaches the client, so a retrieval right after it finds the record.
-                        call.ResponseId = null;
-                        await storedResponses.RecordAsync(responseId, x.Owner, deployment, x.Masking);
-                    }
-                    if (call.Turn is not null && terminal && !wasTerminal)
-                    {
-                        // NOTE: the answer is complete: store the turn before the client sees the end, so its next turn finds it.
-                        stored = true;
-                        await sessions.StoreAsync(call.Turn);
-                    }
-                    if (write) writer.Write(output.Span);
+                    // NOTE: before the final event reaches the client, so a retrieval right after it finds the record.
+                    call.ResponseId = null;
+                    await storedResponses.RecordAsync(responseId, x.Owner, deployment, x.Masking);
                 }
+                if (call.Turn is not null && terminal && !wasTerminal)
+                {
+                    // NOTE: the answer is complete: store the turn before the client sees the end, so its next turn finds it.
+                    stored = true;
+                    await sessions.StoreAsync(call.Turn);
+                }
+                if (!write) continue;
+                writer.Write(output.Span);
                 var flush = await writer.FlushAsync(ctx.RequestAborted);
                 if (flush.IsCanceled || flush.IsCompleted)
                 {
@@ -219,10 +217,6 @@ internal sealed partial class OpenAiExchange
         catch (MaskingFailedException e)
         {
             failure = steps.MaskingError(e, restoring: true);
-        }
-        finally
-        {
-            events.Dispose();
         }
         if (gone)
         {
@@ -288,11 +282,9 @@ internal sealed partial class OpenAiExchange
     }
 
     /// <summary>Inspects one event; false when it must not reach the client (the usage chunk it did not ask for).</summary>
-    private static bool Inspect(Call call, ReadOnlySpan<byte> ev, bool responsesApi, bool dropUsageChunk, SessionMemory.Turn? turn, ref bool terminal)
+    private static bool Inspect(Call call, ReadOnlySpan<byte> ev, ReadOnlySpan<byte> payload, bool responsesApi, bool dropUsageChunk, SessionMemory.Turn? turn, ref bool terminal)
     {
-        var (dataOffset, payloadStart, payloadLength) = SseFraming.LocateData(ev);
-        if (dataOffset < 0) return true;
-        var payload = ev.Slice(payloadStart, payloadLength);
+        if (payload.IsEmpty) return true;
         if (payload.SequenceEqual("[DONE]"u8))
         {
             terminal = true;
