@@ -1,13 +1,18 @@
 using System.Text.Json;
+using LlmServer.Api.Anthropic;
 using LlmServer.Api.Chat;
 using LlmServer.Api.Dialects.OpenAi;
 using LlmServer.Api.Errors;
+using LlmServer.Api.Filters;
+using LlmServer.Api.Operations;
+using LlmServer.Api.Pipeline;
 using LlmServer.Api.Telemetry;
+using LlmServer.Services.Configuration;
 using NLog.Web;
 
 namespace LlmServer.Api;
 
-/// <summary>Registration of the host layer: MVC, filters, Swagger, endpoints.</summary>
+/// <summary>Registration of the host layer (MVC, filters, Swagger, endpoints) and the request pipeline.</summary>
 public static partial class DependencyInjection
 {
     [LoggerMessage(Level = LogLevel.Warning, Message = "LLMSERVER_MASTER_KEY is not set: /v1 and /api/v1 are open to anyone who can reach this server")]
@@ -35,29 +40,17 @@ public static partial class DependencyInjection
         return builder;
     }
 
-    /// <summary>MVC, validation filter, exception filters, Swagger.</summary>
+    /// <summary>The host layer of each concern: MVC and its errors, the three API surfaces, telemetry.</summary>
     public static IServiceCollection AddLlmServerApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddControllers()
             .AddJsonOptions(o => o.JsonSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
-
+        services.AddValidatedOptions<RequestLimitsOptions, RequestLimitsOptionsValidator>(RequestLimitsOptions.SectionName);
         services.AddDialectErrorHandling();
-
-        // --- session chat API ---
         services.AddSessionChatApi();
-
-        // --- OpenAI-compatible gateway ---
-        services.AddOpenAiApi();
-        services.AddSingleton<Services.Dialects.OpenAi.SessionMemory>();
-        services.AddSingleton<Services.Ownership.StoredResponses>();
-        services.AddHealthChecks().AddCheck<Operations.GatewayHealthCheck>("gateway");
-
-        // --- Anthropic + masking ---
-        services.AddAnthropicApi(configuration);
-
-        // --- operations: keys, budgets, ledger, metrics, dashboard ---
+        services.AddOpenAiWireApi();
+        services.AddAnthropicApi();
         services.AddLlmServerTelemetry(configuration);
-
         return services;
     }
 
@@ -80,16 +73,9 @@ public static partial class DependencyInjection
             }
         });
         app.UseDialectErrorHandling();
-
-        // --- session chat API ---
         app.UseSessionChatApi();
 
-        // --- who is calling (/v1 and /api/v1) ---
-        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
-        {
-            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
-        }
-        app.UseMiddleware<Pipeline.CallerMiddleware>();
+        app.UseCaller();
 
         // NOTE: explicit, so routing runs after the caller is known (WebApplication's default puts it first).
         app.UseRouting();
@@ -100,14 +86,30 @@ public static partial class DependencyInjection
         app.UseAuthorization();
         app.MapSessionChatApi();
         app.MapOpenAiApi();
-
-        // --- Anthropic + masking ---
-
-        // --- operations: keys, budgets, ledger, metrics, dashboard ---
-        Operations.DashboardEndpoints.UseDashboard(app);
+        app.UseDashboard();
         app.MapLlmServerMetrics();
-
         app.MapControllers();
+        return app;
+    }
+
+    /// <summary>The OpenAI-wire /v1 API: its endpoints, session memory, stored responses and the gateway's health.</summary>
+    private static IServiceCollection AddOpenAiWireApi(this IServiceCollection services)
+    {
+        services.AddOpenAiApi();
+        services.AddSingleton<Services.Dialects.OpenAi.SessionMemory>();
+        services.AddSingleton<Services.Ownership.StoredResponses>();
+        services.AddHealthChecks().AddCheck<GatewayHealthCheck>("gateway");
+        return services;
+    }
+
+    /// <summary>Who is calling /v1 and /api/v1, known before routing; an open server says so once at start.</summary>
+    private static WebApplication UseCaller(this WebApplication app)
+    {
+        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
+        {
+            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
+        }
+        app.UseMiddleware<CallerMiddleware>();
         return app;
     }
 }

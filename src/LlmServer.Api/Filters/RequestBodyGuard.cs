@@ -15,13 +15,10 @@ namespace LlmServer.Api.Filters;
 /// </summary>
 internal static class RequestBodyGuard
 {
-    public const string SettingKey = "LlmServer:Limits:MaxRequestBodyBytes";
-    public const long Default = 1024 * 1024;
-
     /// <summary>The body limit that applies to this request's path.</summary>
     public static long Of(HttpContext context) =>
         ApiErrorWriter.DialectOf(context.Request.Path) == ErrorDialect.Session
-            ? context.RequestServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default
+            ? context.RequestServices.GetRequiredService<IOptions<RequestLimitsOptions>>().Value.MaxRequestBodyBytes
             : context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
 
     /// <summary>413 in the path's dialect, and its ledger row.</summary>
@@ -37,8 +34,8 @@ internal static class RequestBodyGuard
     /// <summary>Rejects a declared oversized body or a non-UTF-8 charset at once and caps the rest while it is read.</summary>
     public static IApplicationBuilder UseRequestBodyGuard(this IApplicationBuilder app)
     {
-        // NOTE: read once when the pipeline is built; a configuration lookup per request costs more than the check.
-        var sessionLimit = app.ApplicationServices.GetRequiredService<IConfiguration>().GetValue<long?>(SettingKey) ?? Default;
+        // NOTE: read once when the pipeline is built; an options lookup per request costs more than the check.
+        var sessionLimit = app.ApplicationServices.GetRequiredService<IOptions<RequestLimitsOptions>>().Value.MaxRequestBodyBytes;
         long wireLimit = app.ApplicationServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
         return app.Use((context, next) =>
         {

@@ -68,6 +68,9 @@ public abstract class OpsDatabase : IAsyncDisposable
 /// <summary>SQLite file in WAL mode (one instance, or several processes on one machine).</summary>
 public sealed class SqliteOpsDatabase : OpsDatabase
 {
+    /// <summary>The file name under LlmServer:Storage:DataDir.</summary>
+    public const string FileName = "llmserver-ops.db";
+
     private readonly string _connectionString;
 
     public SqliteOpsDatabase(string path)

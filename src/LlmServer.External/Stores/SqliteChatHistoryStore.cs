@@ -7,15 +7,6 @@ using Microsoft.Extensions.Options;
 
 namespace LlmServer.External.Stores;
 
-/// <summary>Where the server keeps its files (LlmServer:Storage).</summary>
-public sealed class StorageOptions
-{
-    public const string SectionName = "LlmServer:Storage";
-
-    /// <summary>Directory of the SQLite files (env LLMSERVER_DATA_DIR), created on first start.</summary>
-    public string DataDir { get; set; } = "./data";
-}
-
 /// <summary>Chat history in a SQLite file (DataDir/chat.db, WAL mode).</summary>
 internal sealed class SqliteChatHistoryStore : IChatHistoryStore
 {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using LlmServer.Services.Masking;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace LlmServer.External.Stores;
@@ -20,8 +19,8 @@ public sealed class SqliteMaskingVault : IMaskingVault
     private long _nextSweepMs;
 
     /// <summary>Creates the vault and its schema.</summary>
-    public SqliteMaskingVault(IOptions<MaskingOptions> options, IConfiguration configuration, TimeProvider time)
-        : this(Path.Combine(configuration["LlmServer:Storage:DataDir"] is { Length: > 0 } d ? d : "./data", "masking.db"),
+    public SqliteMaskingVault(IOptions<MaskingOptions> options, IOptions<StorageOptions> storage, TimeProvider time)
+        : this(Path.Combine(storage.Value.DataDirOrDefault, "masking.db"),
             options.Value.VaultTtl, time)
     {
     }

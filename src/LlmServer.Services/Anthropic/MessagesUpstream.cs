@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using LlmServer.Services.Routing;
 
 namespace LlmServer.Services.Anthropic;
@@ -21,9 +19,9 @@ public sealed class ProviderEndpointOptions
 
     /// <summary>
     /// Seconds to wait for the upstream's response headers, and between two stream events: the first-byte and idle
-    /// timeouts of the provider's implicit upstream (see the gateway's per-phase timeouts).
+    /// timeouts of the provider's implicit upstream (see the gateway's per-phase timeouts). Unset: the gateway's.
     /// </summary>
-    public double TimeoutSeconds { get; set; } = 120;
+    public double? TimeoutSeconds { get; set; }
 }
 
 /// <summary>How a /v1/messages request is shaped for a deployment on an OpenAI-style upstream (translation to chat.completions).</summary>
@@ -45,16 +43,5 @@ public static class MessagesTranslation
             PassReasoningEffort = ReasoningEffort.Accepts(deployment.Kind, deployment.UpstreamModel),
             ContextLength = contextLength,
         };
-    }
-}
-
-/// <summary>Registration of the Anthropic-format protocol layer.</summary>
-public static class AnthropicServiceCollectionExtensions
-{
-    /// <summary>The Anthropic provider's endpoint options (the anthropic-version sent when the client sent none).</summary>
-    public static IServiceCollection AddAnthropicMessages(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ProviderEndpointOptions>(ProviderEndpointOptions.Anthropic).BindConfiguration("LlmServer:Anthropic");
-        return services;
     }
 }

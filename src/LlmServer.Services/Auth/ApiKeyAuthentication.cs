@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Auth;
 
@@ -41,9 +41,9 @@ public sealed class MasterKeyAuthenticator : IApiKeyAuthenticator
     private static readonly CallerIdentity s_master = new("master", true);
     private readonly byte[]? _hash;
 
-    public MasterKeyAuthenticator(IConfiguration configuration)
+    public MasterKeyAuthenticator(IOptions<AuthOptions> options)
     {
-        var key = configuration["LlmServer:Auth:MasterKey"];
+        var key = options.Value.MasterKey;
         _hash = string.IsNullOrEmpty(key) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(key));
     }
 
@@ -52,7 +52,7 @@ public sealed class MasterKeyAuthenticator : IApiKeyAuthenticator
     public ValueTask<CallerIdentity?> AuthenticateAsync(string? presentedKey, CancellationToken cancellationToken)
     {
         if (_hash is null) return ValueTask.FromResult<CallerIdentity?>(CallerIdentity.Anonymous);
-        if (string.IsNullOrEmpty(presentedKey) || presentedKey.Length > 1024) return ValueTask.FromResult<CallerIdentity?>(null);
+        if (string.IsNullOrEmpty(presentedKey) || presentedKey.Length > AuthOptions.MaxKeyLength) return ValueTask.FromResult<CallerIdentity?>(null);
         // NOTE: hashing first makes the compare length-independent; FixedTimeEquals keeps it constant-time.
         Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(presentedKey.Length)];
         var n = Encoding.UTF8.GetBytes(presentedKey, utf8);

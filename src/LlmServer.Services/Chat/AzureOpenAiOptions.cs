@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace LlmServer.Services.Chat;
@@ -101,17 +100,5 @@ public sealed class AzureOpenAiOptionsValidator : IValidateOptions<AzureOpenAiOp
             if (string.IsNullOrWhiteSpace(deployment)) errors.Add($"{at}:Deployments:{model} must name a deployment.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-}
-
-/// <summary>Registration of the Azure OpenAI settings.</summary>
-public static class AzureOpenAiRegistration
-{
-    /// <summary>Binds LlmServer:AzureOpenAi and validates it at start.</summary>
-    public static IServiceCollection AddAzureOpenAiOptions(this IServiceCollection services)
-    {
-        services.AddSingleton<IValidateOptions<AzureOpenAiOptions>, AzureOpenAiOptionsValidator>();
-        services.AddOptions<AzureOpenAiOptions>().BindConfiguration(AzureOpenAiOptions.SectionName).ValidateOnStart();
-        return services;
     }
 }

@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace LlmServer.Services.Chat;
 
 /// <summary>Configuration section LlmServer:Chat (the session chat API).</summary>
@@ -8,19 +6,15 @@ public sealed class ChatOptions
     public const string SectionName = "LlmServer:Chat";
 
     /// <summary>Model used when the request names none.</summary>
-    [Required]
     public string DefaultModel { get; set; } = "gpt-4o-mini";
 
     /// <summary>max_tokens used when the request gives none.</summary>
-    [Range(1, 1_000_000)]
     public int MaxTokens { get; set; } = 1000;
 
     /// <summary>temperature used when the request gives none.</summary>
-    [Range(0.0, 2.0)]
     public double Temperature { get; set; } = 0.7;
 
     /// <summary>"ko" or "en": language of the default system message and of error messages when Accept-Language names neither.</summary>
-    [RegularExpression("^(ko|en)$")]
     public string DefaultLanguage { get; set; } = "ko";
 
     /// <summary>Default system message per language, used when the request has no system prompt.</summary>
@@ -38,11 +32,9 @@ public sealed class ChatOptions
 public sealed class HistoryWindowOptions
 {
     /// <summary>At most this many past turns (a turn = user message + assistant answer).</summary>
-    [Range(0, 1000)]
     public int MaxTurns { get; set; } = 10;
 
     /// <summary>At most this many characters of stored history; the oldest messages are dropped first.</summary>
-    [Range(0, 10_000_000)]
     public int MaxChars { get; set; } = 8000;
 }
 
@@ -58,6 +50,5 @@ public sealed class OpenAiOptions
     public string BaseUrl { get; set; } = "https://api.openai.com/v1";
 
     /// <summary>Upstream timeout in seconds; when exceeded the call answers 504.</summary>
-    [Range(1, 3600)]
     public int TimeoutSeconds { get; set; } = 120;
 }

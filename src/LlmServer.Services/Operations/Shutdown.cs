@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace LlmServer.Services.Operations;
 
 /// <summary>LlmServer:Shutdown: how a stopping server (SIGTERM) treats the requests still running.</summary>
@@ -12,7 +10,6 @@ public sealed record ShutdownOptions
     /// for a first answer within the upstream timeouts (120 s); a stream still running then is cancelled and
     /// recorded as status 499 with error code <c>server_shutdown</c>.
     /// </summary>
-    [Range(1, 3600)]
     public int DrainSeconds { get; init; } = 130;
 }
 

@@ -1,5 +1,4 @@
 using LlmServer.Services.Chat;
-using Microsoft.Extensions.Configuration;
 
 namespace LlmServer.Services.Routing;
 
@@ -12,9 +11,8 @@ public static class AzureOpenAiUpstream
     internal const string ImplicitName = "azure";
 
     /// <summary>The implicit upstream, or null when no Azure endpoint is configured.</summary>
-    public static UpstreamOptions? Implicit(IConfiguration configuration)
+    public static UpstreamOptions? Implicit(AzureOpenAiOptions o)
     {
-        var o = Bind(configuration);
         if (!o.Enabled) return null;
         return new UpstreamOptions
         {
@@ -27,9 +25,8 @@ public static class AzureOpenAiUpstream
     }
 
     /// <summary>(public model, deployment) pairs the implicit upstream serves.</summary>
-    public static IEnumerable<(string Model, string Deployment)> Models(IConfiguration configuration)
+    public static IEnumerable<(string Model, string Deployment)> Models(AzureOpenAiOptions o)
     {
-        var o = Bind(configuration);
         foreach (var (model, deployment) in o.Deployments)
         {
             if (!string.IsNullOrWhiteSpace(deployment)) yield return (model, deployment);
@@ -53,7 +50,4 @@ public static class AzureOpenAiUpstream
 
     /// <summary>The API root for an azure_openai upstream: {resource}/openai/v1, or {resource}/openai for a dated api-version.</summary>
     public static string NormaliseBaseUrl(string baseUrl, string? apiVersion) => AzureOpenAiOptions.ApiBase(baseUrl, apiVersion);
-
-    private static AzureOpenAiOptions Bind(IConfiguration configuration) =>
-        configuration.GetSection(AzureOpenAiOptions.SectionName).Get<AzureOpenAiOptions>() ?? new AzureOpenAiOptions();
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -109,12 +108,13 @@ public sealed partial class ModelRouter : IModelRouter
 
     private sealed record Table(Dictionary<string, ModelEntry> ByName, IReadOnlyList<ModelEntry> Models);
 
-    public ModelRouter(IOptions<GatewayOptions> options, IConfiguration configuration, TimeProvider time, ILogger<ModelRouter> logger)
+    public ModelRouter(IOptions<GatewayOptions> options, IOptionsMonitor<Anthropic.ProviderEndpointOptions> providers, IOptions<Chat.AzureOpenAiOptions> azure,
+        TimeProvider time, ILogger<ModelRouter> logger)
     {
         _options = options.Value;
         _startedAt = time.GetUtcNow().ToUnixTimeSeconds();
-        _azureModels = AzureOpenAiUpstream.Models(configuration).ToArray();
-        Upstreams = BuildUpstreams(_options, configuration);
+        _azureModels = AzureOpenAiUpstream.Models(azure.Value).ToArray();
+        Upstreams = BuildUpstreams(_options, providers, azure.Value);
         _upstreams = Upstreams.ToDictionary(u => u.Name, StringComparer.Ordinal);
         _table = BuildTable();
         foreach (var u in Upstreams) LogUpstream(logger, u.Name, u.Kind, u.DiscoversModels);
@@ -245,28 +245,30 @@ public sealed partial class ModelRouter : IModelRouter
     internal const string ImplicitVllm = "vllm";
     internal const string ImplicitAnthropic = "anthropic";
 
-    private static List<UpstreamDefinition> BuildUpstreams(GatewayOptions o, IConfiguration configuration)
+    private static List<UpstreamDefinition> BuildUpstreams(GatewayOptions o, IOptionsMonitor<Anthropic.ProviderEndpointOptions> providers,
+        Chat.AzureOpenAiOptions azureOptions)
     {
         var list = new List<UpstreamDefinition>();
         foreach (var u in o.Upstreams) list.Add(Resolve(u, o.Timeouts));
-        void Implicit(string name, string kind, string section, string defaultBase)
+        void Implicit(string name, string kind, string defaultBase)
         {
             if (list.Any(u => u.Name == name)) return;
-            var key = configuration[$"LlmServer:{section}:ApiKey"];
-            var baseUrl = configuration[$"LlmServer:{section}:BaseUrl"];
+            var provider = providers.Get(name);
+            var key = provider.ApiKey;
+            var baseUrl = provider.BaseUrl;
             var wanted = kind == UpstreamKinds.OpenAiCompatible ? !string.IsNullOrWhiteSpace(baseUrl) : !string.IsNullOrWhiteSpace(key);
             if (!wanted) return;
             list.Add(Resolve(new UpstreamOptions
             {
                 Name = name, Kind = kind, ApiKey = string.IsNullOrWhiteSpace(key) ? null : key,
                 BaseUrl = string.IsNullOrWhiteSpace(baseUrl) ? defaultBase : baseUrl,
-                Timeouts = ProviderTimeouts(configuration[$"LlmServer:{section}:TimeoutSeconds"]),
+                Timeouts = ProviderTimeouts(provider.TimeoutSeconds),
             }, o.Timeouts));
         }
-        Implicit(ImplicitOpenAi, UpstreamKinds.OpenAi, "OpenAi", "https://api.openai.com/v1");
-        Implicit(ImplicitVllm, UpstreamKinds.OpenAiCompatible, "Vllm", "http://localhost:8001/v1");
-        Implicit(ImplicitAnthropic, UpstreamKinds.Anthropic, "Anthropic", "https://api.anthropic.com");
-        if (AzureOpenAiUpstream.Implicit(configuration) is { } azure && list.All(u => u.Name != azure.Name)) list.Add(Resolve(azure, o.Timeouts));
+        Implicit(ImplicitOpenAi, UpstreamKinds.OpenAi, "https://api.openai.com/v1");
+        Implicit(ImplicitVllm, UpstreamKinds.OpenAiCompatible, "http://localhost:8001/v1");
+        Implicit(ImplicitAnthropic, UpstreamKinds.Anthropic, "https://api.anthropic.com");
+        if (AzureOpenAiUpstream.Implicit(azureOptions) is { } azure && list.All(u => u.Name != azure.Name)) list.Add(Resolve(azure, o.Timeouts));
         return list;
     }
 
@@ -274,10 +276,8 @@ public sealed partial class ModelRouter : IModelRouter
     /// A provider section's TimeoutSeconds (how long to wait for the answer to start, and between two stream
     /// events) as the first-byte and idle phases of the per-phase model; null when unset.
     /// </summary>
-    private static UpstreamTimeouts? ProviderTimeouts(string? timeoutSeconds) =>
-        double.TryParse(timeoutSeconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
-            ? new UpstreamTimeouts { FirstByteSeconds = s, IdleSeconds = s }
-            : null;
+    private static UpstreamTimeouts? ProviderTimeouts(double? timeoutSeconds) =>
+        timeoutSeconds is > 0 and var s ? new UpstreamTimeouts { FirstByteSeconds = s, IdleSeconds = s } : null;
 
     internal static UpstreamDefinition Resolve(UpstreamOptions u, UpstreamTimeouts d)
     {

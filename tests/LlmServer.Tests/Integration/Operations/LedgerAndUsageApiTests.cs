@@ -57,7 +57,7 @@ public sealed class LedgerAndUsageApiTests
 
             app.Dispose(); // host StopAsync: what SIGTERM triggers
 
-            var store = new SqlUsageLedgerStore(new SqliteOpsDatabase(Path.Combine(dir, OperationsStoresExtensions.SqliteFileName)));
+            var store = new SqlUsageLedgerStore(new SqliteOpsDatabase(Path.Combine(dir, SqliteOpsDatabase.FileName)));
             Assert.That(await store.CountAsync(CancellationToken.None), Is.EqualTo(threads * perThread));
             TestContext.Out.WriteLine($"rows still queued when stop began: {queued}");
         }

@@ -74,7 +74,7 @@ public sealed class SigtermLedgerTests
             await server.WaitForExitAsync(exitWait.Token);
             Assert.That(server.ExitCode, Is.EqualTo(0), "graceful exit; output:\n" + output);
 
-            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, OperationsStoresExtensions.SqliteFileName));
+            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, SqliteOpsDatabase.FileName));
             var rows = await new SqlUsageLedgerStore(db).CountAsync(CancellationToken.None);
             Assert.That(answered, Is.GreaterThan(0));
             Assert.That(rows, Is.GreaterThanOrEqualTo(answered), $"every answered request has its row ({answered} answered of {sent} sent)");
@@ -146,7 +146,7 @@ public sealed class SigtermLedgerTests
 
             Assert.That(server.ExitCode, Is.EqualTo(0), "graceful exit; output:\n" + output);
             Assert.That(stopping.Elapsed, Is.GreaterThan(TimeSpan.FromSeconds(1.5)), "the running streams were given the drain");
-            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, OperationsStoresExtensions.SqliteFileName));
+            await using var db = new SqliteOpsDatabase(Path.Combine(dataDir, SqliteOpsDatabase.FileName));
             await using var c = await db.OpenAsync(CancellationToken.None);
             var rows = (await Dapper.SqlMapper.QueryAsync<(string Route, long Status, string? ErrorCode)>(c,
                 "SELECT route, status, error_code FROM usage_ledger ORDER BY route")).ToList();

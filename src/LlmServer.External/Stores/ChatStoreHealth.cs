@@ -1,31 +1,9 @@
-using LlmServer.External.OpenAi;
-using LlmServer.External.Stores;
 using LlmServer.Services.Chat;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace LlmServer.External;
-
-/// <summary>Registration of the session chat API's upstream client and history store.</summary>
-public static class ChatExternalRegistration
-{
-    /// <summary>The Responses upstream, the SQLite history store (unless another store is registered) and its health check.</summary>
-    public static IServiceCollection AddSessionChatExternal(this IServiceCollection services)
-    {
-        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
-        services.AddSingleton<IResponsesUpstream>(ResponsesUpstreamFactory.Create);
-        services.AddSingleton<SqliteChatHistoryStore>();
-        services.TryAddSingleton<IChatHistoryStore>(sp => sp.GetRequiredService<SqliteChatHistoryStore>());
-        services.AddHostedService<ChatStoreInitializer>();
-        services.AddHealthChecks()
-            .AddCheck<ChatStoreHealthCheck>("chat_store")
-            .AddCheck<OpenAiConfiguredHealthCheck>("openai_upstream");
-        return services;
-    }
-}
+namespace LlmServer.External.Stores;
 
 /// <summary>Creates the SQLite file on first start.</summary>
 internal sealed partial class ChatStoreInitializer(SqliteChatHistoryStore store, ILogger<ChatStoreInitializer> logger) : IHostedService
