@@ -118,12 +118,13 @@ internal sealed partial class GatewayProxy(
             }
 
             var storesResponse = false;
+            var translatesResponses = route == GatewayRoute.Responses && modelRoute.At(0).Upstream.TranslatesResponses;
             if (route == GatewayRoute.Responses)
             {
                 // NOTE: a stored response continues only for the owner that created it; another owner's id is
                 // answered as the upstream answers an id it does not know, so its existence is not revealed.
                 var fields = ResponsesRequestFields.Read(body.Span);
-                storesResponse = fields.Stored;
+                storesResponse = fields.Stored && !translatesResponses;
                 if (fields.PreviousResponseId is { } previous)
                 {
                     OwnedResponse? owned;
@@ -138,6 +139,8 @@ internal sealed partial class GatewayProxy(
                         await FailAsync(x1, 503, "Stored responses cannot be looked up right now, so the request was not sent. Please try again shortly.", "store_unavailable");
                         return;
                     }
+                    if (owned is not null && TryContinueStored(owned, translatesResponses, ref body)) scan = RequestScan.Run(body.Span);
+                    else if (translatesResponses) owned = null;
                     if (owned is null)
                     {
                         await RejectAsync(ctx, feature, route, modelRoute.Model.Name, 400, $"Previous response with id '{previous}' not found.", "previous_response_id", "previous_response_not_found");
@@ -173,6 +176,7 @@ internal sealed partial class GatewayProxy(
             var ticket = admission.Ticket!;
             try
             {
+                var asSent = body;
                 JsonObject? parsed = null;
                 var maskingRoute = MaskingRouteOf(route);
                 var policy = MaskingPolicies.Parse(caller.VirtualKey?.Spec.MaskingPolicy) ?? masking.PolicyFor(maskingRoute);
@@ -214,7 +218,11 @@ internal sealed partial class GatewayProxy(
                     }
                 }
 
-                if (route == GatewayRoute.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
+                if (translatesResponses)
+                {
+                    await ResponsesViaChatAsync(x, parsed ?? (JsonObject)JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document)!, asSent, modelRoute, scan);
+                }
+                else if (route == GatewayRoute.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
                 {
                     parsed ??= JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
                     if (RequestShapes.CheckChat(parsed!) is { } wrongKind)
@@ -334,6 +342,7 @@ internal sealed partial class GatewayProxy(
             await GatewayErrors.WriteOpenAiAsync(ctx, 404, $"No response found with id '{id}'.", "invalid_request_error", null, "response_not_found");
             return;
         }
+        if (await TryWriteStoredAsync(ctx, owned)) return;
         if (deployment is not null)
         {
             modelRoute = new ModelRoute(new ModelEntry(deployment.UpstreamModel, [deployment], null, 0), 0);
@@ -380,6 +389,8 @@ internal sealed partial class GatewayProxy(
         public bool StoresResponse { get; init; }
         /// <summary>A stored response's id seen in the stream, not yet recorded.</summary>
         public string? ResponseId { get; set; }
+        /// <summary>A /v1/responses request answered through chat completions: the relayed answer is chat-shaped.</summary>
+        public bool AnswersViaChat { get; set; }
         /// <summary>What the admission ticket settles to (a 2xx answer); null releases the reservation.</summary>
         public (TokenUsage Usage, decimal? Cost)? Settle { get; set; }
     }
@@ -542,7 +553,7 @@ internal sealed partial class GatewayProxy(
         CopyHeaders(response, ctx.Response);
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = ctx.Response.BodyWriter;
-        var responsesApi = x.Route == GatewayRoute.Responses;
+        var responsesApi = x.Route == GatewayRoute.Responses && !x.AnswersViaChat;
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         var filled = 0;
         var terminal = false;

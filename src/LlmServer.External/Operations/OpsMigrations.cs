@@ -82,6 +82,15 @@ internal static class OpsMigrations
             turn_stored INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);
         CREATE INDEX ix_owned_responses_created ON owned_responses (created_at);
         """),
+        // Responses the gateway answered by translation (the upstream keeps nothing): the conversation so far
+        // (input and output items) and the response object, so previous_response_id and retrieval work.
+        (4,
+        """
+        ALTER TABLE owned_responses ADD COLUMN conversation TEXT NULL;
+        """,
+        """
+        ALTER TABLE owned_responses ADD COLUMN conversation TEXT NULL;
+        """),
     ];
 
     /// <summary>The newest schema version.</summary>
