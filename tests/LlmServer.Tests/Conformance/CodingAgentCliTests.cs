@@ -150,6 +150,8 @@ public sealed class CodingAgentCliTests
         Assert.That(first.Stdout + first.Stderr, Does.Contain(Marker));
 
         _fake.Reset();
+        // NOTE: a scripted tool Codex does not offer: the fake answers the resumed turn with text on every dialect.
+        _fake.ToolCalls.Add(new ScriptedToolCall("not_offered", "{}"));
         var resumed = await RunAsync("codex", ["exec", "--skip-git-repo-check", "--cd", work, "resume", "--last", "무엇을 출력했나요?"], CodexEnvironment());
 
         Assert.That(resumed.ExitCode, Is.EqualTo(0), resumed.ToString());
