@@ -229,6 +229,61 @@ public sealed class TranslatedResponsesTests
         Assert.That(await fetched.Content.ReadAsStringAsync(), Does.Contain("AKIAIOSFODNN7EXAMPLE"));
     }
 
+    [TestCase(Claude)]
+    [TestCase(Local)]
+    public async Task Streamed_MaskedValuesSplitAcrossChunks_AreRestored_AndTheStoredResponseIsRetrievableRightAfter(string model)
+    {
+        _host.Fake.ChunkSize = 3;
+        using var http = _host.Client();
+        using var response = await http.PostAsync("v1/responses", Body(new JsonObject { ["model"] = model, ["input"] = GatewayMaskingTests.AwsScenario, ["stream"] = true }));
+        var events = ParseEvents(await response.Content.ReadAsStringAsync());
+        var final = events[^1]["response"]!;
+        using var fetched = await http.GetAsync($"v1/responses/{(string)final["id"]!}");
+
+        GatewayMaskingTests.AssertNoOriginals(_host.Fake.LastRequest.Body);
+        var deltas = string.Concat(events.Where(e => (string?)e["type"] == "response.output_text.delta").Select(e => (string?)e["delta"]));
+        Assert.That(deltas, Is.EqualTo("Echo: " + GatewayMaskingTests.AwsScenario));
+        Assert.That((string?)final["output"]![0]!["content"]![0]!["text"], Is.EqualTo("Echo: " + GatewayMaskingTests.AwsScenario));
+        Assert.That(fetched.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((string?)JsonNode.Parse(await fetched.Content.ReadAsStringAsync())!["output"]![0]!["content"]![0]!["text"],
+            Is.EqualTo("Echo: " + GatewayMaskingTests.AwsScenario));
+    }
+
+    [TestCase(Claude)]
+    [TestCase(Local)]
+    public async Task Streamed_UpstreamCutMidStream_EndsWithAnErrorEvent_NotACompletion_AndIsNotStored(string model)
+    {
+        // NOTE: a delay lets the headers and first chunks reach the gateway before the reset (Linux drops unread data on RST).
+        _host.Fake.ChunkDelay = TimeSpan.FromMilliseconds(100);
+        _host.Fake.EnqueueFault(Fault.Cut(afterChunks: 2));
+        using var http = _host.Client();
+        using var response = await http.PostAsync("v1/responses", Body(new JsonObject { ["model"] = model, ["input"] = "a long enough answer", ["stream"] = true }));
+        var events = ParseEvents(await response.Content.ReadAsStringAsync());
+        var id = (string)events[0]["response"]!["id"]!;
+        using var fetched = await http.GetAsync($"v1/responses/{id}");
+
+        Assert.That((string?)events[0]["type"], Is.EqualTo("response.created"));
+        Assert.That((string?)events[^1]["type"], Is.EqualTo("error"));
+        Assert.That(events.Any(e => (string?)e["type"] == "response.completed"), Is.False);
+        Assert.That(fetched.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        var row = await _host.Usage.WaitForAsync(r => r.Route == "responses");
+        Assert.That(row.Status, Is.EqualTo(502));
+    }
+
+    [TestCase(Claude)]
+    [TestCase(Local)]
+    public async Task UpstreamFailure_IsAnOpenAiErrorBody_NotAResponseObject(string model)
+    {
+        _host.Fake.EnqueueFault(Fault.Http(500), 3);
+        using var http = _host.Client();
+        using var response = await http.PostAsync("v1/responses", Body(new JsonObject { ["model"] = model, ["input"] = "hi" }));
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(502));
+        Assert.That((string?)body["error"]!["type"], Is.EqualTo("server_error"));
+        Assert.That(body["object"], Is.Null);
+    }
+
     [Test]
     public async Task UnsupportedInputItem_Is400InOpenAisShape_AndNothingIsSent()
     {
