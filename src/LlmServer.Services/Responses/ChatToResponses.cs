@@ -24,7 +24,7 @@ public static class ResponseObjects
                 if (J.Str(tool?["type"]) == "function") tools.Add(tool!.DeepClone());
             }
         }
-        return new JsonObject
+        var response = new JsonObject
         {
             ["id"] = id,
             ["object"] = "response",
@@ -47,10 +47,11 @@ public static class ResponseObjects
             ["tools"] = tools,
             ["top_p"] = request["top_p"]?.DeepClone() ?? 1.0,
             ["truncation"] = J.Str(request["truncation"]) ?? "disabled",
-            ["usage"] = null,
-            ["user"] = J.Str(request["user"]),
             ["metadata"] = request["metadata"] is JsonObject metadata ? metadata.DeepClone() : new JsonObject(),
         };
+        // NOTE: user is a string when present; usage only once the response is complete (as OpenAI answers).
+        if (J.Str(request["user"]) is { } user) response["user"] = user;
+        return response;
     }
 
     /// <summary>Sets status (and incomplete_details) from chat's finish_reason: length and content_filter leave the response incomplete.</summary>
@@ -70,7 +71,11 @@ public static class ResponseObjects
         return new JsonObject
         {
             ["input_tokens"] = input,
-            ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = J.Long(u["prompt_tokens_details"]?["cached_tokens"]) ?? 0 },
+            ["input_tokens_details"] = new JsonObject
+            {
+                ["cached_tokens"] = J.Long(u["prompt_tokens_details"]?["cached_tokens"]) ?? 0,
+                ["cache_write_tokens"] = J.Long(u["prompt_tokens_details"]?["cache_write_tokens"]) ?? 0,
+            },
             ["output_tokens"] = output,
             ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = J.Long(u["completion_tokens_details"]?["reasoning_tokens"]) ?? 0 },
             ["total_tokens"] = J.Long(u["total_tokens"]) ?? input + output,
@@ -131,7 +136,7 @@ public static class ChatToResponsesResponse
             }
         }
         ResponseObjects.Finish(response, J.Str(choice?["finish_reason"]));
-        response["usage"] = ResponseObjects.Usage(completion["usage"]);
+        if (ResponseObjects.Usage(completion["usage"]) is { } usage) response["usage"] = usage;
         return response;
     }
 }
@@ -229,7 +234,7 @@ public sealed class ChatChunksToResponsesEvents
         var response = (JsonObject)_response.DeepClone();
         response["output"] = new JsonArray(_items.Select(i => (JsonNode)i.DeepClone()).ToArray());
         ResponseObjects.Finish(response, _finishReason);
-        response["usage"] = ResponseObjects.Usage(_usage);
+        if (ResponseObjects.Usage(_usage) is { } usage) response["usage"] = usage;
         return response;
     }
 
