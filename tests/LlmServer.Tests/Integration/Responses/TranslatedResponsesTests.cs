@@ -302,6 +302,22 @@ public sealed class TranslatedResponsesTests
     }
 
     [Test]
+    public async Task ConversationKeptByTheGateway_ContinuedOnANativeModel_IsSentAsFullInput()
+    {
+        using var http = _host.Client();
+        var first = await PostAsync(http, new JsonObject { ["model"] = Claude, ["input"] = "remember the number 7" });
+
+        var second = await PostAsync(http, new JsonObject { ["model"] = "gpt-4o-mini", ["input"] = "which number?", ["previous_response_id"] = (string)first["id"]! });
+
+        var upstream = _host.Fake.LastRequest;
+        Assert.That(upstream.Path, Is.EqualTo("/v1/responses"));
+        Assert.That(upstream.Json!["previous_response_id"], Is.Null, "the native upstream never saw that id");
+        var input = upstream.Json!["input"]!.AsArray();
+        Assert.That(input.Select(Text), Is.EqualTo(new[] { "remember the number 7", "Echo: remember the number 7", "which number?" }));
+        Assert.That((string?)second["output"]![0]!["content"]![0]!["text"], Is.EqualTo("Echo: which number?"));
+    }
+
+    [Test]
     public async Task NativeUpstream_StillReceivesResponsesAsIs()
     {
         using var http = _host.Client();
