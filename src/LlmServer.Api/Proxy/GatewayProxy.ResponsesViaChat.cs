@@ -140,7 +140,7 @@ internal sealed partial class GatewayProxy
 /// chat.completion is held until complete and then answered as a response object. Before the client sees the end
 /// (response.completed, or the body), <c>onComplete</c> runs, so a retrieval or continuation right after finds it.
 /// </summary>
-internal sealed class ChatAsResponsesBody(Stream inner, HttpContext ctx, JsonObject request, string id, long createdAt, Func<JsonObject, Task>? onComplete) : Stream
+internal sealed class ChatAsResponsesBody(Stream inner, HttpContext ctx, JsonObject request, string id, long createdAt, Func<JsonObject, Task>? onComplete) : WriteOnlyStream
 {
     private readonly MemoryStream _pending = new();
     private readonly ArrayBufferWriter<byte> _events = new(4096);
@@ -148,20 +148,6 @@ internal sealed class ChatAsResponsesBody(Stream inner, HttpContext ctx, JsonObj
     private Mode _mode;
 
     private enum Mode { Undecided, PassThrough, Stream, Plain }
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {

@@ -66,7 +66,7 @@ internal sealed partial class GatewayProxy
 /// forwarded event by event (flushed as they come), a plain JSON answer is held until complete, then restored.
 /// Usage is read from what the translator produced.
 /// </summary>
-internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : Stream
+internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiResponseRestorer? restorer, bool dropUsage, SessionMemory.Turn? turn) : WriteOnlyStream
 {
     private readonly MemoryStream _pending = new();
 
@@ -74,20 +74,6 @@ internal sealed class ViaAnthropicCapture(Stream inner, HttpContext ctx, OpenAiR
     public string? Error { get; set; }
 
     private bool IsStream => ctx.Response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => _pending.Write(buffer, offset, count);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
