@@ -292,7 +292,7 @@ public sealed partial class ModelRouter : IModelRouter
             // an Azure resource lists base models, not the deployments requests must name, so it is not asked.
             DiscoversModels = u.Kind is UpstreamKinds.OpenAiCompatible or UpstreamKinds.OpenAi && u.Models.Count == 0,
             TranslatesResponses = u.Kind == UpstreamKinds.Anthropic
-                || (u.Kind == UpstreamKinds.OpenAiCompatible && string.Equals(u.ResponsesApi, ResponsesApiModes.Translate, StringComparison.OrdinalIgnoreCase)),
+                || (u.Kind == UpstreamKinds.OpenAiCompatible && u.ResponsesApi == ResponsesApiModes.Translate),
         };
     }
 

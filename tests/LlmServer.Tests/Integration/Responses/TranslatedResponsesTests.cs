@@ -327,6 +327,17 @@ public sealed class TranslatedResponsesTests
         Assert.That((string?)created["output"]![0]!["content"]![0]!["text"], Is.EqualTo("Echo: native please"));
     }
 
+    [Test]
+    public async Task UnknownResponsesApiSetting_FailsAtStartNamingTheSetting()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(async () =>
+        {
+            await using var host = await GatewayHost.StartAsync(s => s["LlmServer:Gateway:Upstreams:0:ResponsesApi"] = "sometimes");
+        });
+
+        Assert.That(ex!.Message, Does.Contain("LlmServer:Gateway:Upstreams:0:ResponsesApi"));
+    }
+
     private static string Text(JsonNode? message) => message?["content"] switch
     {
         JsonValue v => (string)v!,
