@@ -42,6 +42,8 @@ internal sealed partial class GatewayProxy
             return;
         }
         var request = JsonNode.Parse(asSent.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject ?? masked;
+        // NOTE: a request without a model went to the default one; the response names it.
+        if (request["model"] is not JsonValue) request["model"] = x.Model;
         var store = request["store"] is not JsonValue s || !s.TryGetValue<bool>(out var keep) || keep;
         // NOTE: what comes back is a chat answer; originals are restored in it before it becomes Responses items.
         if (x.Masking is { RestoresResponses: true, Summary.Total: > 0 }) x.Restorer = new OpenAiResponseRestorer(x.Masking, GatewayRoute.ChatCompletions);

@@ -96,6 +96,20 @@ public static class ResponseObjects
         ["type"] = "output_text", ["text"] = text, ["annotations"] = new JsonArray(), ["logprobs"] = new JsonArray(),
     };
 
+    internal static JsonObject ReasoningItem(string id, string text, string status) => new()
+    {
+        ["id"] = id,
+        ["type"] = "reasoning",
+        ["status"] = status,
+        ["summary"] = new JsonArray(),
+        ["content"] = status == "in_progress" ? new JsonArray() : new JsonArray(ReasoningPart(text)),
+    };
+
+    internal static JsonObject ReasoningPart(string text) => new() { ["type"] = "reasoning_text", ["text"] = text };
+
+    /// <summary>The model's reasoning in a chat message or delta (vLLM's reasoning_content, or reasoning).</summary>
+    internal static string? ReasoningOf(JsonNode? message) => J.Str(message?["reasoning_content"]) ?? J.Str(message?["reasoning"]);
+
     internal static JsonObject FunctionCallItem(string id, string callId, string name, string arguments, string status) => new()
     {
         ["id"] = id, ["type"] = "function_call", ["status"] = status, ["arguments"] = arguments, ["call_id"] = callId, ["name"] = name,
@@ -122,6 +136,7 @@ public static class ChatToResponsesResponse
             JsonArray parts => string.Concat(parts.Select(p => J.Str(p?["text"]))),
             _ => null,
         };
+        if (ResponseObjects.ReasoningOf(message) is { Length: > 0 } reasoning) output.Add(ResponseObjects.ReasoningItem("rs_" + suffix, reasoning, "completed"));
         if (!string.IsNullOrEmpty(text) || message?["tool_calls"] is not JsonArray { Count: > 0 })
         {
             output.Add(ResponseObjects.MessageItem("msg_" + suffix, text ?? J.Str(message?["refusal"]) ?? "", "completed"));
@@ -144,7 +159,8 @@ public static class ChatToResponsesResponse
 /// <summary>
 /// Chat completion chunks as the Responses API's stream, in the order and shapes OpenAI emits and the SDKs'
 /// stream helpers accumulate: response.created, response.in_progress; per message item output_item.added,
-/// content_part.added, output_text.delta…, output_text.done, content_part.done, output_item.done; per function
+/// content_part.added, output_text.delta…, output_text.done, content_part.done, output_item.done (reasoning text:
+/// the same with reasoning_text events in a reasoning item); per function
 /// call output_item.added, function_call_arguments.delta…, function_call_arguments.done, output_item.done; then
 /// response.completed (or an error event), each with its sequence_number. An item is done before the next
 /// begins. <see cref="Finish"/> closes the items and returns the final response; <see cref="WriteCompleted"/>
@@ -159,8 +175,7 @@ public sealed class ChatChunksToResponsesEvents
     private readonly Dictionary<int, Call> _calls = [];
     private int _sequence;
     private bool _started;
-    private StringBuilder? _text;
-    private int _textIndex = -1;
+    private Part? _part;
     private Call? _openCall;
     private string? _finishReason;
     private JsonNode? _usage;
@@ -199,7 +214,8 @@ public sealed class ChatChunksToResponsesEvents
         if (chunk["choices"] is not JsonArray { Count: > 0 } choices || choices[0] is not JsonObject choice) return;
         if (choice["delta"] is JsonObject delta)
         {
-            if (J.Str(delta["content"]) is { Length: > 0 } text) OnText(text);
+            if (ResponseObjects.ReasoningOf(delta) is { Length: > 0 } reasoning) OnPartText(true, reasoning);
+            if (J.Str(delta["content"]) is { Length: > 0 } text) OnPartText(false, text);
             if (delta["tool_calls"] is JsonArray calls)
             {
                 foreach (var c in calls)
@@ -215,21 +231,13 @@ public sealed class ChatChunksToResponsesEvents
     public JsonObject Finish()
     {
         Start();
-        CloseText();
+        ClosePart();
         CloseCall();
-        if (_items.Count == 0)
+        if (!_items.Any(i => J.Str(i["type"]) is "message" or "function_call"))
         {
             // NOTE: an empty answer is still one (empty) message, as OpenAI answers it.
-            _textIndex = _items.Count;
-            _text = new StringBuilder();
-            var id = "msg_" + _suffix;
-            _items.Add(ResponseObjects.MessageItem(id, "", "in_progress"));
-            Emit("response.output_item.added", new JsonObject { ["output_index"] = _textIndex, ["item"] = _items[_textIndex].DeepClone() });
-            Emit("response.content_part.added", new JsonObject
-            {
-                ["item_id"] = id, ["output_index"] = _textIndex, ["content_index"] = 0, ["part"] = ResponseObjects.TextPart(""),
-            });
-            CloseText();
+            OpenPart(false);
+            ClosePart();
         }
         var response = (JsonObject)_response.DeepClone();
         response["output"] = new JsonArray(_items.Select(i => (JsonNode)i.DeepClone()).ToArray());
@@ -255,46 +263,50 @@ public sealed class ChatChunksToResponsesEvents
         Emit("error", new JsonObject { ["code"] = code, ["message"] = message, ["param"] = null });
     }
 
-    private void OnText(string text)
+    /// <summary>Text of the answer (a message item's output_text) or of the reasoning (a reasoning item's reasoning_text).</summary>
+    private void OnPartText(bool reasoning, string text)
     {
-        if (_text is null)
-        {
-            CloseCall();
-            _textIndex = _items.Count;
-            _text = new StringBuilder();
-            var id = "msg_" + _suffix + (_textIndex == 0 ? "" : "_" + _textIndex);
-            _items.Add(ResponseObjects.MessageItem(id, "", "in_progress"));
-            Emit("response.output_item.added", new JsonObject { ["output_index"] = _textIndex, ["item"] = _items[_textIndex].DeepClone() });
-            Emit("response.content_part.added", new JsonObject
-            {
-                ["item_id"] = id, ["output_index"] = _textIndex, ["content_index"] = 0, ["part"] = ResponseObjects.TextPart(""),
-            });
-        }
-        _text.Append(text);
-        Emit("response.output_text.delta", new JsonObject
-        {
-            ["item_id"] = J.Str(_items[_textIndex]["id"]), ["output_index"] = _textIndex, ["content_index"] = 0, ["delta"] = text,
-            ["logprobs"] = new JsonArray(),
-        });
+        if (_part is { } open && open.Reasoning != reasoning) ClosePart();
+        var part = _part ?? OpenPart(reasoning);
+        part.Text.Append(text);
+        Emit(reasoning ? "response.reasoning_text.delta" : "response.output_text.delta", reasoning
+            ? new JsonObject { ["item_id"] = part.Id, ["output_index"] = part.OutputIndex, ["content_index"] = 0, ["delta"] = text }
+            : new JsonObject { ["item_id"] = part.Id, ["output_index"] = part.OutputIndex, ["content_index"] = 0, ["delta"] = text, ["logprobs"] = new JsonArray() });
     }
 
-    private void CloseText()
+    private Part OpenPart(bool reasoning)
     {
-        if (_text is null) return;
-        var item = _items[_textIndex];
-        var id = J.Str(item["id"]);
-        var text = _text.ToString();
-        _text = null;
-        Emit("response.output_text.done", new JsonObject
+        CloseCall();
+        var index = _items.Count;
+        var id = (reasoning ? "rs_" : "msg_") + _suffix + (index == 0 ? "" : "_" + index);
+        var part = _part = new Part(reasoning, index, id);
+        _items.Add(reasoning ? ResponseObjects.ReasoningItem(id, "", "in_progress") : ResponseObjects.MessageItem(id, "", "in_progress"));
+        Emit("response.output_item.added", new JsonObject { ["output_index"] = index, ["item"] = _items[index].DeepClone() });
+        Emit("response.content_part.added", new JsonObject
         {
-            ["item_id"] = id, ["output_index"] = _textIndex, ["content_index"] = 0, ["text"] = text, ["logprobs"] = new JsonArray(),
+            ["item_id"] = id, ["output_index"] = index, ["content_index"] = 0,
+            ["part"] = reasoning ? ResponseObjects.ReasoningPart("") : ResponseObjects.TextPart(""),
         });
+        return part;
+    }
+
+    private void ClosePart()
+    {
+        if (_part is not { } part) return;
+        _part = null;
+        var text = part.Text.ToString();
+        Emit(part.Reasoning ? "response.reasoning_text.done" : "response.output_text.done", part.Reasoning
+            ? new JsonObject { ["item_id"] = part.Id, ["output_index"] = part.OutputIndex, ["content_index"] = 0, ["text"] = text }
+            : new JsonObject { ["item_id"] = part.Id, ["output_index"] = part.OutputIndex, ["content_index"] = 0, ["text"] = text, ["logprobs"] = new JsonArray() });
         Emit("response.content_part.done", new JsonObject
         {
-            ["item_id"] = id, ["output_index"] = _textIndex, ["content_index"] = 0, ["part"] = ResponseObjects.TextPart(text),
+            ["item_id"] = part.Id, ["output_index"] = part.OutputIndex, ["content_index"] = 0,
+            ["part"] = part.Reasoning ? ResponseObjects.ReasoningPart(text) : ResponseObjects.TextPart(text),
         });
-        _items[_textIndex] = ResponseObjects.MessageItem(id!, text, "completed");
-        Emit("response.output_item.done", new JsonObject { ["output_index"] = _textIndex, ["item"] = _items[_textIndex].DeepClone() });
+        _items[part.OutputIndex] = part.Reasoning
+            ? ResponseObjects.ReasoningItem(part.Id, text, "completed")
+            : ResponseObjects.MessageItem(part.Id, text, "completed");
+        Emit("response.output_item.done", new JsonObject { ["output_index"] = part.OutputIndex, ["item"] = _items[part.OutputIndex].DeepClone() });
     }
 
     private void OnToolCall(JsonObject delta)
@@ -303,7 +315,7 @@ public sealed class ChatChunksToResponsesEvents
         var fragment = J.Str(delta["function"]?["arguments"]);
         if (!_calls.TryGetValue(index, out var call))
         {
-            CloseText();
+            ClosePart();
             CloseCall();
             call = new Call(_items.Count, $"fc_{_suffix}_{index}", J.Str(delta["id"]) ?? $"call_{_suffix}_{index}", J.Str(delta["function"]?["name"]) ?? "");
             _calls[index] = call;
@@ -345,6 +357,14 @@ public sealed class ChatChunksToResponsesEvents
         }
         data["sequence_number"] = _sequence++;
         _out.Write(type, data);
+    }
+
+    private sealed class Part(bool reasoning, int outputIndex, string id)
+    {
+        public bool Reasoning { get; } = reasoning;
+        public int OutputIndex { get; } = outputIndex;
+        public string Id { get; } = id;
+        public StringBuilder Text { get; } = new();
     }
 
     private sealed class Call(int outputIndex, string id, string callId, string name)

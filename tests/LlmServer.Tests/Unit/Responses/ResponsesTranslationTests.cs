@@ -176,6 +176,43 @@ public sealed class ResponsesTranslationTests
     }
 
     [Test]
+    public void Completion_WithReasoning_LeadsWithAReasoningItem()
+    {
+        var completion = Parse("""{"choices":[{"finish_reason":"stop","message":{"role":"assistant","reasoning_content":"think first","content":"answer"}}]}""");
+
+        var response = ChatToResponsesResponse.Translate(completion, Parse("""{"model":"m","input":"x"}"""), "resp_1", 1);
+
+        var output = response["output"]!.AsArray();
+        Assert.That((string?)output[0]!["type"], Is.EqualTo("reasoning"));
+        Assert.That((string?)output[0]!["content"]![0]!["text"], Is.EqualTo("think first"));
+        Assert.That((string?)output[1]!["content"]![0]!["text"], Is.EqualTo("answer"));
+        AssertMatchesSpec("Response", response);
+    }
+
+    [Test]
+    public void Stream_ReasoningThenText_IsAReasoningItemThenAMessage_EveryEventInOpenAisSchema()
+    {
+        var (events, final) = Convert(
+            """{"choices":[{"index":0,"delta":{"role":"assistant","reasoning_content":"hmm "}}]}""",
+            """{"choices":[{"index":0,"delta":{"reasoning_content":"yes"}}]}""",
+            """{"choices":[{"index":0,"delta":{"content":"ok"}}]}""",
+            """{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}""");
+
+        Assert.That(events.Select(e => (string)e["type"]!), Is.EqualTo(new[]
+        {
+            "response.created", "response.in_progress",
+            "response.output_item.added", "response.content_part.added", "response.reasoning_text.delta", "response.reasoning_text.delta",
+            "response.reasoning_text.done", "response.content_part.done", "response.output_item.done",
+            "response.output_item.added", "response.content_part.added", "response.output_text.delta",
+            "response.output_text.done", "response.content_part.done", "response.output_item.done", "response.completed",
+        }));
+        Assert.That((string?)events[6]["text"], Is.EqualTo("hmm yes"));
+        Assert.That((string?)final["output"]![0]!["type"], Is.EqualTo("reasoning"));
+        Assert.That((string?)final["output"]![1]!["content"]![0]!["text"], Is.EqualTo("ok"));
+        foreach (var e in events) AssertMatchesSpec("ResponseStreamEvent", e);
+    }
+
+    [Test]
     public void Stream_ErrorChunk_EndsWithTheErrorEvent_AndNoCompletion()
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -209,6 +246,12 @@ public sealed class ResponsesTranslationTests
         Assert.That((string?)stored.Response["id"], Is.EqualTo("resp_1"));
         var chat = ResponsesToChatRequest.Translate(next);
         Assert.That(chat["messages"]!.AsArray().Select(m => (string?)m!["role"]), Is.EqualTo(new[] { "user", "assistant", "user" }));
+    }
+
+    private static void AssertMatchesSpec(string schema, JsonNode node)
+    {
+        if (!Conformance.OpenApiSpec.Available) return;
+        Assert.That(Conformance.OpenApiSpec.Validate(schema, node), Is.Empty, node.ToJsonString());
     }
 
     private static (List<JsonNode> Events, JsonObject Final) Convert(params string[] chunks)
