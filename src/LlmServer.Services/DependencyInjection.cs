@@ -15,6 +15,7 @@ public static class DependencyInjection
         services.AddSingleton<Pricing.ICostCalculator, Pricing.CostCalculator>();
         services.TryAddSingleton<Accounting.IUsageSink, Accounting.NullUsageSink>();
         services.AddSingleton<Tokens.ITokenCounter, Tokens.TokenCounter>();
+        services.AddSingleton<Exchange.ExchangeSteps>();
 
         // --- session chat API ---
         Chat.ChatServiceRegistration.AddSessionChat(services);

@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
@@ -15,7 +16,7 @@ internal static class ApiError
 }
 
 /// <summary>
-/// Master-key requirement for the operations endpoints (all under /api/v1, where <see cref="Proxy.GatewayMiddleware"/>
+/// Master-key requirement for the operations endpoints (all under /api/v1, where <see cref="Pipeline.CallerMiddleware"/>
 /// has already authenticated the caller with the constant-time master-key / virtual-key check).
 /// <see cref="Required"/>: refused when no master key is configured (the admin API);
 /// otherwise open when none is configured (single-user local use: usage API, dashboard data).
@@ -40,7 +41,7 @@ internal sealed class MasterKeyAttribute(bool required) : Attribute, IAuthorizat
             return;
         }
         // NOTE: an unknown key never gets here (the middleware answered 401); a virtual key does.
-        if (http.Features.Get<Proxy.GatewayRequestFeature>()?.Caller.IsMaster != true)
+        if (http.Features.Get<Pipeline.GatewayRequestFeature>()?.Caller.IsMaster != true)
         {
             context.Result = ApiError.Create(http, StatusCodes.Status403Forbidden, "master_key_required",
                 "This endpoint needs the master key (Authorization: Bearer <master key>); a virtual key is not enough.");

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using LlmServer.Services.Routing;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,3 +1,4 @@
+using LlmServer.Services.Transport;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmServer.Services.Routing;

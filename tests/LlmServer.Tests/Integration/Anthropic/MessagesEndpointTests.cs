@@ -319,9 +319,9 @@ public sealed class MessagesEndpointTests
 
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
-    public async Task Upstream500_Returns502ApiErrorWithoutUpstreamInternals(string model)
+    public async Task Upstream500OnEveryRetry_Returns502ApiErrorWithoutUpstreamInternals(string model)
     {
-        _fake.EnqueueFault(Fault.Http(500));
+        for (var i = 0; i < 3; i++) _fake.EnqueueFault(Fault.Http(500));
         using var response = await Post(model, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(502));
         var text = await response.Content.ReadAsStringAsync();
@@ -332,12 +332,12 @@ public sealed class MessagesEndpointTests
     }
 
     [Test]
-    public async Task Upstream529_PassesAsOverloadedError()
+    public async Task Upstream529_IsRetriedLikeAnyOther5xx()
     {
         _fake.EnqueueFault(Fault.Http(529));
         using var response = await Post(ClaudeModel, stream: false);
-        Assert.That((int)response.StatusCode, Is.EqualTo(529));
-        Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"], Is.EqualTo("overloaded_error"));
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That(_fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(2));
     }
 
     [TestCase(ClaudeModel)]
