@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Responses;
 

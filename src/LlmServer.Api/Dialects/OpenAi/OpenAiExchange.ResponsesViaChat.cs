@@ -7,6 +7,7 @@ using LlmServer.Services.Exchange;
 using LlmServer.Services.Ownership;
 using LlmServer.Services.Responses;
 using LlmServer.Services.Routing;
+using LlmServer.Services.Streaming;
 using LlmServer.Services.Transport;
 
 namespace LlmServer.Api.Dialects.OpenAi;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Streaming;
 using LlmServer.Services.Responses;
 
 namespace LlmServer.Tests.Unit.Responses;
