@@ -82,26 +82,7 @@ internal sealed partial class OpenAiExchange
                 var chatScan = RequestScan.Run(bytes);
                 var upstreamRequest = new UpstreamRequest(HttpMethod.Post, "chat/completions", new SplicedBody(bytes, chatScan, null),
                     scan.Stream ? "text/event-stream" : "application/json");
-                using var result = await forwarder.SendAsync(upstreamRequest, modelRoute, ctx.RequestAborted);
-                call.Feature.UpstreamTicks += result.UpstreamTicks;
-                call.Result = result;
-                call.Deployment = result.Deployment;
-                switch (result.Outcome)
-                {
-                    case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
-                        await RelayStreamAsync(call, dropUsageChunk: false);
-                        break;
-                    case UpstreamOutcome.Ok:
-                    case UpstreamOutcome.ClientError:
-                        await RelayBodyAsync(call);
-                        break;
-                    case UpstreamOutcome.ClientAborted:
-                        RecordGone(call);
-                        break;
-                    default:
-                        await FailAsync(call, UpstreamFailures.ErrorOf(result, modelRoute.Model.Name) ?? ExchangeErrors.UpstreamUnreachable);
-                        break;
-                }
+                await SendAndRelayAsync(call, upstreamRequest, modelRoute, scan.Stream, dropUsageChunk: false);
             }
             await body.CompleteAsync();
         }

@@ -233,14 +233,20 @@ internal sealed partial class OpenAiExchange(
         var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
         var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)surface], new SplicedBody(body, scan, usageEdit),
             scan.Stream ? "text/event-stream" : "application/json");
+        await SendAndRelayAsync(call, request, modelRoute, scan.Stream, dropUsageChunk: usageEdit is not null);
+    }
+
+    /// <summary>One upstream call through the transport, its answer relayed (stream or body) or its failure answered.</summary>
+    private async Task SendAndRelayAsync(Call call, UpstreamRequest request, ModelRoute modelRoute, bool stream, bool dropUsageChunk)
+    {
         using var result = await forwarder.SendAsync(request, modelRoute, call.Ctx.RequestAborted);
         call.Feature.UpstreamTicks += result.UpstreamTicks;
         call.Result = result;
         call.Deployment = result.Deployment;
         switch (result.Outcome)
         {
-            case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
-                await RelayStreamAsync(call, dropUsageChunk: usageEdit is not null);
+            case UpstreamOutcome.Ok when stream && IsEventStream(result.Response!):
+                await RelayStreamAsync(call, dropUsageChunk);
                 break;
             case UpstreamOutcome.Ok:
             case UpstreamOutcome.ClientError:
