@@ -22,6 +22,9 @@ public sealed class ProviderEndpointOptions
     /// timeouts of the provider's implicit upstream (see the gateway's per-phase timeouts). Unset: the gateway's.
     /// </summary>
     public double? TimeoutSeconds { get; set; }
+
+    /// <summary>openai_compatible only: "native" (the server serves /v1/responses) or "translate" (the gateway answers Responses over chat completions).</summary>
+    public string? ResponsesApi { get; set; }
 }
 
 /// <summary>How a /v1/messages request is shaped for a deployment on an OpenAI-style upstream (translation to chat.completions).</summary>

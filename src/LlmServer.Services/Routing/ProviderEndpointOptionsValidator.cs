@@ -27,6 +27,8 @@ public sealed class ProviderEndpointOptionsValidator : IValidateOptions<Provider
         var rules = new SettingRules();
         rules.HttpUrl($"{at}:BaseUrl ({urlEnv})", options.BaseUrl);
         if (options.TimeoutSeconds is { } timeout) rules.Range($"{at}:TimeoutSeconds", timeout, 0.001, 3600);
+        if (options.ResponsesApi is { Length: > 0 } mode && mode is not (ResponsesApiModes.Native or ResponsesApiModes.Translate))
+            rules.Fail($"{at}:ResponsesApi must be \"native\" or \"translate\".");
         return rules.Result();
     }
 }
