@@ -48,13 +48,11 @@ public sealed class DialectMatrixTests
     {
         var dialect = MatrixDialect.Named(dialectName);
         var host = await HostAsync(kind);
-        using var http = host.Client(withKey: false);
 
-        using var response = await http.SendAsync(dialect.Request(dialect.Ask(Model, "hello matrix", stream: false), GatewayHost.MasterKey));
-        var body = await response.Content.ReadAsStringAsync();
+        var answer = await AskAsync(host, dialect, dialect.Ask(Model, "hello matrix", stream: false), stream: false);
 
-        Assert.That((int)response.StatusCode, Is.EqualTo(200), body);
-        Assert.That(dialect.AnswerText(JsonNode.Parse(body)!), Is.EqualTo("Echo: hello matrix"));
+        Assert.That(answer.Text, Is.EqualTo("Echo: hello matrix"));
+        Assert.That(answer.ToolCall, Is.Null);
         AssertUpstreamWire(host, dialect, kind);
     }
 
@@ -63,46 +61,37 @@ public sealed class DialectMatrixTests
     {
         var dialect = MatrixDialect.Named(dialectName);
         var host = await HostAsync(kind);
-        using var http = host.Client(withKey: false);
 
-        using var response = await http.SendAsync(dialect.Request(dialect.Ask(Model, "one two three four", stream: true), GatewayHost.MasterKey),
-            HttpCompletionOption.ResponseHeadersRead);
-        Assert.That((int)response.StatusCode, Is.EqualTo(200), await ErrorTextAsync(response));
-        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
-        var streamed = dialect.ReadStream(await SseEvents.ReadAllAsync(response));
+        var answer = await AskAsync(host, dialect, dialect.Ask(Model, "one two three four", stream: true), stream: true);
 
-        Assert.That(streamed.Text, Is.EqualTo("Echo: one two three four"));
-        Assert.That(streamed.FinalEventSeen, Is.True, "the stream's final event");
+        Assert.That(answer.Text, Is.EqualTo("Echo: one two three four"));
+        Assert.That(answer.FinalEventSeen, Is.True, "the stream's final event");
         AssertUpstreamWire(host, dialect, kind);
     }
 
-    [TestCaseSource(nameof(Cells))]
-    public async Task ToolRoundTrip_CallArrives_ResultReachesTheModel_FinalTextArrives(string dialectName, string kind)
+    [TestCaseSource(nameof(CellsPlainAndStreamed))]
+    public async Task ToolRoundTrip_CallArrives_ResultReachesTheModel_FinalTextArrives(string dialectName, string kind, bool stream)
     {
         var dialect = MatrixDialect.Named(dialectName);
         var host = await HostAsync(kind);
         host.Fake.ToolCalls.Add(new ScriptedToolCall(MatrixTool.Name, MatrixTool.Arguments));
-        using var http = host.Client(withKey: false);
         const string question = "what is the weather in Seoul?";
 
-        using var first = await http.SendAsync(dialect.Request(dialect.AskWithTool(Model, question), GatewayHost.MasterKey));
-        var firstBody = await first.Content.ReadAsStringAsync();
-        Assert.That((int)first.StatusCode, Is.EqualTo(200), firstBody);
-        var answer = JsonNode.Parse(firstBody)!;
-        var call = dialect.ToolCall(answer);
-        Assert.That(call, Is.Not.Null, firstBody);
-        Assert.That(call!.Name, Is.EqualTo(MatrixTool.Name));
-        Assert.That((string?)call.Arguments["city"], Is.EqualTo("Seoul"));
-        Assert.That(call.Id, Is.Not.Empty);
-        Assert.That(dialect.StoppedForTool(answer), Is.True, firstBody);
+        var first = await AskAsync(host, dialect, dialect.Ask(Model, question, stream, withTool: true), stream);
 
-        using var second = await http.SendAsync(dialect.Request(dialect.SendToolResult(Model, question, call, MatrixTool.Result), GatewayHost.MasterKey));
-        var secondBody = await second.Content.ReadAsStringAsync();
+        Assert.That(first.ToolCall, Is.Not.Null, "the model's tool call");
+        Assert.That(first.ToolCall!.Name, Is.EqualTo(MatrixTool.Name));
+        Assert.That((string?)first.ToolCall.Arguments["city"], Is.EqualTo("Seoul"));
+        Assert.That(first.ToolCall.Id, Is.Not.Empty);
+        Assert.That(first.StoppedForTool, Is.True, "the answer says it stopped for the tool");
+        Assert.That(first.FinalEventSeen, Is.True, "the stream's final event");
 
-        Assert.That((int)second.StatusCode, Is.EqualTo(200), secondBody);
-        var final = JsonNode.Parse(secondBody)!;
-        Assert.That(dialect.ToolCall(final), Is.Null, "no second call once the result is in");
-        Assert.That(dialect.AnswerText(final), Is.EqualTo("Echo: " + MatrixTool.Result));
+        var final = await AskAsync(host, dialect, dialect.SendToolResult(Model, question, first.ToolCall, MatrixTool.Result, stream), stream);
+
+        Assert.That(final.ToolCall, Is.Null, "no second call once the result is in");
+        Assert.That(final.StoppedForTool, Is.False);
+        Assert.That(final.Text, Is.EqualTo("Echo: " + MatrixTool.Result));
+        Assert.That(final.FinalEventSeen, Is.True, "the stream's final event");
         Assert.That(host.Fake.Requests, Has.Count.EqualTo(2));
         AssertUpstreamWire(host, dialect, kind);
     }
@@ -112,35 +101,31 @@ public sealed class DialectMatrixTests
     {
         var dialect = MatrixDialect.Named(dialectName);
         var host = await HostAsync(kind);
-        using var http = host.Client(withKey: false);
 
-        using var response = await http.SendAsync(dialect.Request(dialect.Ask(Model, "count my tokens please", stream), GatewayHost.MasterKey),
-            HttpCompletionOption.ResponseHeadersRead);
-        Assert.That((int)response.StatusCode, Is.EqualTo(200), await ErrorTextAsync(response));
-        var (input, output) = stream
-            ? Tokens(dialect.ReadStream(await SseEvents.ReadAllAsync(response)))
-            : dialect.Usage(JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+        var answer = await AskAsync(host, dialect, dialect.Ask(Model, "count my tokens please", stream), stream);
 
-        Assert.That(input, Is.GreaterThan(0), "input tokens in the answer");
-        Assert.That(output, Is.GreaterThan(0), "output tokens in the answer");
+        Assert.That(answer.FinalEventSeen, Is.True, "the stream's final event");
+        Assert.That(answer.InputTokens, Is.GreaterThan(0), "input tokens in the answer");
+        Assert.That(answer.OutputTokens, Is.GreaterThan(0), "output tokens in the answer");
         var row = await host.Usage.WaitForAsync(r => r.Route == dialect.Route);
         Assert.That(host.Usage.Records, Has.Count.EqualTo(1), "one ledger row per request");
         Assert.That(row.Status, Is.EqualTo(200));
         Assert.That(row.ErrorCode, Is.Null);
         Assert.That(row.Stream, Is.EqualTo(stream));
         Assert.That(row.Model, Is.EqualTo(Model));
-        Assert.That(row.InputTokens, Is.EqualTo(input), "the ledger counts what the client was told");
-        Assert.That(row.OutputTokens, Is.EqualTo(output), "the ledger counts what the client was told");
+        Assert.That(row.InputTokens, Is.EqualTo(answer.InputTokens), "the ledger counts what the client was told");
+        Assert.That(row.OutputTokens, Is.EqualTo(answer.OutputTokens), "the ledger counts what the client was told");
+        AssertUpstreamWire(host, dialect, kind);
     }
 
-    private static (long, long) Tokens(StreamedAnswer streamed)
+    /// <summary>Sends with the caller's key the way the dialect's clients send it; the answer must be a 200.</summary>
+    private static async Task<ClientAnswer> AskAsync(GatewayHost host, MatrixDialect dialect, JsonObject body, bool stream)
     {
-        Assert.That(streamed.FinalEventSeen, Is.True, "the stream's final event");
-        return (streamed.InputTokens, streamed.OutputTokens);
+        using var http = host.Client(withKey: false);
+        using var response = await http.SendAsync(dialect.Request(body, GatewayHost.MasterKey), HttpCompletionOption.ResponseHeadersRead);
+        if ((int)response.StatusCode != 200) Assert.Fail($"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return await dialect.ReadAsync(response, stream);
     }
-
-    private static async Task<string> ErrorTextAsync(HttpResponseMessage response) =>
-        response.IsSuccessStatusCode ? "" : await response.Content.ReadAsStringAsync();
 
     /// <summary>The upstream path each kind is reached on for a dialect: its own wire, translated where it has no such API.</summary>
     private static string UpstreamPath(MatrixDialect dialect, string kind) => (kind, dialect.Name) switch
