@@ -7,6 +7,7 @@ using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 using LlmServer.Services.Streaming;
+using LlmServer.Services.Tokens;
 using LlmServer.Services.Transport;
 
 namespace LlmServer.Api.Anthropic;
@@ -21,12 +22,13 @@ public sealed partial class MessagesProxy
     private async Task TranslateAsync(HttpContext context, ExchangeState x, ModelRoute route, MessagesRequest request, MaskingSession? restore,
         MessagesOutcome outcome)
     {
-        var body = new TranslatedBody(request.Body);
+        var body = new TranslatedBody(request.Body, route.Model.MaxModelLen, tokens);
         if (body.Check(route.At(0)) is { } invalid)
         {
             outcome.Error = ExchangeErrors.InvalidRequest(invalid);
             return;
         }
+        if (body.Fit.Verdict == ContextVerdict.Clamped) context.Response.Headers[ContextDecision.ClampedHeader] = body.Fit.ClampedHeaderValue;
         var upstreamRequest = new UpstreamRequest(HttpMethod.Post, "chat/completions", body, request.Stream ? "text/event-stream" : "application/json");
         using var result = await forwarder.SendAsync(upstreamRequest, route, context.RequestAborted);
         x.Upstream = result.Deployment?.Upstream.Name;
@@ -70,7 +72,7 @@ public sealed partial class MessagesProxy
             outcome.Error = ExchangeErrors.UpstreamInvalidResponse;
             return;
         }
-        x.Usage = FromOpenAi(completion["usage"]);
+        x.Usage = UsageJson.FromOpenAi(completion["usage"]);
         var message = ChatToMessagesResponse.Translate(completion, request.Model, request.StopSequences);
         if (restore is not null) await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
         var answer = AnthropicJson.ToUtf8(message);
@@ -152,7 +154,7 @@ public sealed partial class MessagesProxy
         }
         finally
         {
-            x.Usage = FromOpenAi(converter.UpstreamUsage);
+            x.Usage = UsageJson.FromOpenAi(converter.UpstreamUsage);
         }
         if (outcome.Error is { } failed)
         {
@@ -191,18 +193,16 @@ public sealed partial class MessagesProxy
         static string? Str(JsonNode? n) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
     }
 
-    private static TokenUsage? FromOpenAi(JsonNode? usage) => usage is JsonObject u
-        ? new TokenUsage(
-            (long?)u["prompt_tokens"] ?? 0,
-            (long?)u["prompt_tokens_details"]?["cached_tokens"] ?? 0,
-            (long?)u["completion_tokens"] ?? 0,
-            (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
-        : null;
-
-    /// <summary>The chat.completions body for one deployment (its model name and token field), translated once per deployment.</summary>
-    private sealed class TranslatedBody(JsonObject messages) : UpstreamBody
+    /// <summary>
+    /// The chat.completions body for one deployment (its model name and token field, max_tokens fitted into the
+    /// model's context when it is known), translated once per deployment.
+    /// </summary>
+    private sealed class TranslatedBody(JsonObject messages, int? contextLength, ITokenCounter tokens) : UpstreamBody
     {
         private readonly Dictionary<string, byte[]> _byDeployment = new(StringComparer.Ordinal);
+
+        /// <summary>What the context limit did to the first deployment's request (the one <see cref="Check"/> translated).</summary>
+        public ContextDecision Fit { get; private set; }
 
         /// <summary>Translates for <paramref name="deployment"/> up front; the reason when the request cannot be translated.</summary>
         public string? Check(Deployment deployment)
@@ -228,7 +228,13 @@ public sealed partial class MessagesProxy
         private byte[] Bytes(Deployment deployment)
         {
             if (_byDeployment.TryGetValue(deployment.Id, out var bytes)) return bytes;
-            bytes = AnthropicJson.ToUtf8(MessagesToChatRequest.Translate(messages, MessagesTranslation.OptionsFor(deployment)));
+            var options = MessagesTranslation.OptionsFor(deployment, contextLength);
+            if (ContextLimits.Applies(contextLength, (long?)messages["max_tokens"]))
+            {
+                options = options with { PromptTokens = tokens.CountRequest(deployment.UpstreamModel, AnthropicJson.ToUtf8(messages)) };
+            }
+            bytes = AnthropicJson.ToUtf8(MessagesToChatRequest.Translate(messages, options, out var fit));
+            if (_byDeployment.Count == 0) Fit = fit;
             _byDeployment[deployment.Id] = bytes;
             return bytes;
         }
