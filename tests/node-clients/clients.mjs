@@ -80,4 +80,27 @@ await step("messages_bad_json", async () => {
   return { status: r.status, body: await r.json() };
 });
 
+// Responses on upstreams without /v1/responses (the gateway translates and keeps the conversation): the SDK's
+// stream helper checks the events' order and indexes as it accumulates them.
+for (const model of (process.env.LLMSERVER_TRANSLATED_MODELS ?? "").split(",").filter(Boolean)) {
+  await step(`translated_stream:${model}`, async () => {
+    const s = openai.responses.stream({ model, input: prompt });
+    let deltas = "";
+    s.on("response.output_text.delta", (e) => { deltas += e.delta; });
+    const final = await s.finalResponse();
+    return { deltas, text: final.output_text, status: final.status };
+  });
+  await step(`translated_tools:${model}`, async () => {
+    const tools = [{ type: "function", name: "lookup", strict: false, parameters: { type: "object", properties: { input: { type: "string" } } } }];
+    const first = await openai.responses.create({ model, input: prompt, tools });
+    const call = first.output.find((i) => i.type === "function_call");
+    const second = await openai.responses.create({
+      model, tools, previous_response_id: first.id,
+      input: [{ type: "function_call_output", call_id: call.call_id, output: "looked up" }],
+    });
+    const fetched = await openai.responses.retrieve(second.id);
+    return { name: call.name, arguments: JSON.parse(call.arguments), text: second.output_text, fetched: fetched.output_text };
+  });
+}
+
 process.stdout.write(JSON.stringify(out) + "\n");

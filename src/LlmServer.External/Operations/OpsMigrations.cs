@@ -92,6 +92,15 @@ internal static class OpsMigrations
         ALTER TABLE usage_ledger ADD COLUMN cache_creation_5m_tokens BIGINT NOT NULL DEFAULT 0;
         ALTER TABLE usage_ledger ADD COLUMN cache_creation_1h_tokens BIGINT NOT NULL DEFAULT 0;
         """),
+        // Responses the gateway answered by translation (the upstream keeps nothing): the conversation so far
+        // (input and output items) and the response object, so previous_response_id and retrieval work.
+        (5,
+        """
+        ALTER TABLE owned_responses ADD COLUMN conversation TEXT NULL;
+        """,
+        """
+        ALTER TABLE owned_responses ADD COLUMN conversation TEXT NULL;
+        """),
     ];
 
     /// <summary>The newest schema version.</summary>

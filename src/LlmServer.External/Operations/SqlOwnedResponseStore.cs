@@ -19,13 +19,13 @@ public sealed class SqlOwnedResponseStore(OpsDatabase db, TimeProvider time) : I
     {
         await using var c = await db.OpenMigratedAsync(cancellationToken).ConfigureAwait(false);
         await c.ExecuteAsync(new CommandDefinition("""
-            INSERT INTO owned_responses (id, owner, surface, upstream, upstream_model, session_id, user_prompt, masking_scope, masking_policy, turn_stored, created_at)
-            VALUES (@Id, @Owner, @Surface, @Upstream, @UpstreamModel, @SessionId, @UserPrompt, @MaskingScope, @MaskingPolicy, 0, @at)
+            INSERT INTO owned_responses (id, owner, surface, upstream, upstream_model, session_id, user_prompt, masking_scope, masking_policy, turn_stored, created_at, conversation)
+            VALUES (@Id, @Owner, @Surface, @Upstream, @UpstreamModel, @SessionId, @UserPrompt, @MaskingScope, @MaskingPolicy, 0, @at, @Conversation)
             ON CONFLICT (id) DO NOTHING
             """, new
         {
             response.Id, response.Owner, response.Surface, response.Upstream, response.UpstreamModel, response.SessionId,
-            response.UserPrompt, response.MaskingScope, response.MaskingPolicy, at = response.CreatedAt.ToUnixTimeMilliseconds(),
+            response.UserPrompt, response.MaskingScope, response.MaskingPolicy, response.Conversation, at = response.CreatedAt.ToUnixTimeMilliseconds(),
         }, cancellationToken: cancellationToken)).ConfigureAwait(false);
 
         var now = time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -43,7 +43,7 @@ public sealed class SqlOwnedResponseStore(OpsDatabase db, TimeProvider time) : I
         var row = await c.QuerySingleOrDefaultAsync<Row>(new CommandDefinition("""
             SELECT id AS Id, owner AS Owner, surface AS Surface, upstream AS Upstream, upstream_model AS UpstreamModel,
                    session_id AS SessionId, user_prompt AS UserPrompt, masking_scope AS MaskingScope, masking_policy AS MaskingPolicy,
-                   created_at AS CreatedAt
+                   created_at AS CreatedAt, conversation AS Conversation
             FROM owned_responses WHERE id = @id AND owner = @owner AND created_at >= @cutoff
             """, new { id, owner, cutoff = Cutoff() }, cancellationToken: cancellationToken)).ConfigureAwait(false);
         return row?.ToRecord();
@@ -73,12 +73,13 @@ public sealed class SqlOwnedResponseStore(OpsDatabase db, TimeProvider time) : I
         public string? MaskingScope { get; set; }
         public string? MaskingPolicy { get; set; }
         public long CreatedAt { get; set; }
+        public string? Conversation { get; set; }
 
         public OwnedResponse ToRecord() => new()
         {
             Id = Id, Owner = Owner, Surface = Surface, Upstream = Upstream, UpstreamModel = UpstreamModel, SessionId = SessionId,
             UserPrompt = UserPrompt, MaskingScope = MaskingScope, MaskingPolicy = MaskingPolicy,
-            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt),
+            CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), Conversation = Conversation,
         };
     }
 }

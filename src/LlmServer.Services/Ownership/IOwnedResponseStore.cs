@@ -45,6 +45,12 @@ public sealed record OwnedResponse
 
     /// <summary>When it was created.</summary>
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>
+    /// A response the gateway answered by translation (the upstream stores nothing): the conversation's items and the
+    /// response object as the client saw them (JSON, see <see cref="Responses.StoredConversation"/>); null when the upstream holds it.
+    /// </summary>
+    public string? Conversation { get; init; }
 }
 
 /// <summary>

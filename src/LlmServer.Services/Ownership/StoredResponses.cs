@@ -32,6 +32,26 @@ public sealed partial class StoredResponses(IOwnedResponseStore store, IModelRou
         }
     }
 
+    /// <summary>
+    /// Records a response the gateway answered by translation, with its conversation (the upstream keeps nothing).
+    /// A record that cannot be written is logged and the answer still goes out, as for <see cref="RecordAsync"/>.
+    /// </summary>
+    public async Task RecordConversationAsync(string id, string owner, Deployment deployment, Responses.StoredConversation conversation)
+    {
+        try
+        {
+            await store.AddAsync(new OwnedResponse
+            {
+                Id = id, Owner = owner, Surface = ResponseSurfaces.Responses, Upstream = deployment.Upstream.Name,
+                UpstreamModel = deployment.UpstreamModel, CreatedAt = time.GetUtcNow(), Conversation = conversation.ToJson(),
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            LogRecordFailed(logger, e.GetType().Name);
+        }
+    }
+
     /// <summary>The owner's record of a response (null when unknown or another owner's), and the deployment that holds it.</summary>
     public async Task<(OwnedResponse? Record, Deployment? Deployment)> FindAsync(string id, string owner, CancellationToken cancellationToken)
     {

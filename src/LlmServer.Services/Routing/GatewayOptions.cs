@@ -70,6 +70,19 @@ public sealed record UpstreamOptions
 
     /// <summary>Connection pool size (per upstream).</summary>
     public int MaxConnections { get; init; } = 512;
+
+    /// <summary>
+    /// openai_compatible only: how /v1/responses reaches it. "native" (default: vLLM serves /v1/responses) forwards it;
+    /// "translate" answers it from /v1/chat/completions, the gateway keeping stored responses. An anthropic upstream always translates.
+    /// </summary>
+    public string ResponsesApi { get; init; } = ResponsesApiModes.Native;
+}
+
+/// <summary>Values of <see cref="UpstreamOptions.ResponsesApi"/>.</summary>
+public static class ResponsesApiModes
+{
+    public const string Native = "native";
+    public const string Translate = "translate";
 }
 
 /// <summary>Per-phase timeouts in seconds (null: use the gateway default).</summary>

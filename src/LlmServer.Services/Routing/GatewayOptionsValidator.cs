@@ -21,6 +21,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             if (u.Kind == UpstreamKinds.AzureOpenAi && !Chat.AzureOpenAiOptions.IsValidApiVersion(u.ApiVersion))
                 errors.Add($"{at}:ApiVersion must be \"v1\" or a dated version such as 2025-04-01-preview.");
             if (u.MaxConnections < 1) errors.Add($"{at}:MaxConnections must be at least 1.");
+            if (u.ResponsesApi is not (ResponsesApiModes.Native or ResponsesApiModes.Translate))
+                errors.Add($"{at}:ResponsesApi must be \"native\" or \"translate\".");
         }
         for (var i = 0; i < options.Models.Count; i++)
         {

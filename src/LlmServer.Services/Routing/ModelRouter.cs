@@ -22,6 +22,8 @@ public sealed record UpstreamDefinition
     public int MaxConnections { get; init; }
     /// <summary>True for an openai_compatible or openai upstream without configured models: what its /v1/models lists is served.</summary>
     public bool DiscoversModels { get; init; }
+    /// <summary>True when /v1/responses is answered through chat completions (anthropic; openai_compatible with ResponsesApi "translate").</summary>
+    public bool TranslatesResponses { get; init; }
 }
 
 /// <summary>One place a model is served: an upstream and the name it knows the model by.</summary>
@@ -260,6 +262,7 @@ public sealed partial class ModelRouter : IModelRouter
             {
                 Name = name, Kind = kind, ApiKey = string.IsNullOrWhiteSpace(key) ? null : key,
                 BaseUrl = string.IsNullOrWhiteSpace(baseUrl) ? defaultBase : baseUrl,
+                ResponsesApi = configuration[$"LlmServer:{section}:ResponsesApi"] is { Length: > 0 } mode ? mode : ResponsesApiModes.Native,
                 Timeouts = ProviderTimeouts(configuration[$"LlmServer:{section}:TimeoutSeconds"]),
             }, o.Timeouts));
         }
@@ -298,6 +301,8 @@ public sealed partial class ModelRouter : IModelRouter
             // NOTE: an OpenAI upstream also learns what its /v1/models lists, its configured list being the fallback;
             // an Azure resource lists base models, not the deployments requests must name, so it is not asked.
             DiscoversModels = u.Kind is UpstreamKinds.OpenAiCompatible or UpstreamKinds.OpenAi && u.Models.Count == 0,
+            TranslatesResponses = u.Kind == UpstreamKinds.Anthropic
+                || (u.Kind == UpstreamKinds.OpenAiCompatible && u.ResponsesApi == ResponsesApiModes.Translate),
         };
     }
 

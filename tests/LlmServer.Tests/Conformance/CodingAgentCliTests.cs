@@ -44,6 +44,8 @@ public sealed class CodingAgentCliTests
             ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream-key",
             ["LlmServer:Anthropic:BaseUrl"] = _fake.BaseUrl,
             ["LlmServer:Vllm:BaseUrl"] = _fake.V1Url,
+            // NOTE: the vLLM upstream answers /v1/responses through its chat completions, so Codex runs translated too.
+            ["LlmServer:Vllm:ResponsesApi"] = "translate",
             ["LlmServer:OpenAi:BaseUrl"] = _fake.V1Url,
             ["LlmServer:OpenAi:ApiKey"] = "sk-openai-upstream-key",
         });
@@ -129,10 +131,12 @@ public sealed class CodingAgentCliTests
         Assert.That((string?)last["result"], Does.Contain("안녕하세요"));
     }
 
-    [Test]
-    public async Task Codex_Exec_OnTheResponsesApi_RunsAToolRoundTrip_AndResumes()
+    [TestCase("gpt-4o-mini", "/v1/responses", "function_call_output", TestName = "Codex_Exec_OnTheResponsesApi_RunsAToolRoundTrip_AndResumes")]
+    [TestCase("fake-vllm-model", "/v1/chat/completions", "\"role\":\"tool\"", TestName = "Codex_Exec_TranslatedToChatCompletions_RunsAToolRoundTrip_AndResumes")]
+    [TestCase("claude-sonnet-4-5", "/v1/messages", "tool_result", TestName = "Codex_Exec_TranslatedToAnthropic_RunsAToolRoundTrip_AndResumes")]
+    public async Task Codex_ToolRoundTrip(string model, string upstreamPath, string toolOutputMarker)
     {
-        WriteCodexConfig();
+        WriteCodexConfig(model);
         // NOTE: Codex names its shell tool differently across releases; the fake calls whichever one it offers.
         _fake.ToolCalls.Add(new ScriptedToolCall("exec_command", $$"""{"cmd":"echo {{Marker}}"}"""));
         _fake.ToolCalls.Add(new ScriptedToolCall("shell_command", $$"""{"command":"echo {{Marker}}"}"""));
@@ -142,17 +146,19 @@ public sealed class CodingAgentCliTests
         var first = await RunAsync("codex", ["exec", "--skip-git-repo-check", "--cd", work, "Run the marker command."], CodexEnvironment());
 
         Assert.That(first.ExitCode, Is.EqualTo(0), first.ToString());
-        var responses = _fake.Requests.Where(r => r.Method == "POST" && r.Path.EndsWith("/v1/responses", StringComparison.Ordinal)).ToList();
-        Assert.That(responses.Any(r => r.Body.Contains("function_call_output", StringComparison.Ordinal) && r.Body.Contains(Marker, StringComparison.Ordinal)),
-            "the command ran and its output went back up; tools offered: " + string.Join(",", responses.FirstOrDefault()?.Json?["tools"]?.AsArray().Select(t => (string?)t?["name"]) ?? []));
+        var responses = _fake.Requests.Where(r => r.Method == "POST" && r.Path.EndsWith(upstreamPath, StringComparison.Ordinal)).ToList();
+        Assert.That(responses.Any(r => r.Body.Contains(toolOutputMarker, StringComparison.Ordinal) && r.Body.Contains(Marker, StringComparison.Ordinal)),
+            "the command ran and its output went back up; requests: " + string.Join(",", _fake.Requests.Select(r => r.Path)));
         Assert.That(first.Stdout + first.Stderr, Does.Contain(Marker));
 
         _fake.Reset();
+        // NOTE: a scripted tool Codex does not offer: the fake answers the resumed turn with text on every dialect.
+        _fake.ToolCalls.Add(new ScriptedToolCall("not_offered", "{}"));
         var resumed = await RunAsync("codex", ["exec", "--skip-git-repo-check", "--cd", work, "resume", "--last", "무엇을 출력했나요?"], CodexEnvironment());
 
         Assert.That(resumed.ExitCode, Is.EqualTo(0), resumed.ToString());
         Assert.That(resumed.Stdout, Does.Contain("무엇을 출력했나요?"), "the resumed session's answer came through");
-        var resumedCall = _fake.Requests.First(r => r.Method == "POST" && r.Path.EndsWith("/v1/responses", StringComparison.Ordinal));
+        var resumedCall = _fake.Requests.First(r => r.Method == "POST" && r.Path.EndsWith(upstreamPath, StringComparison.Ordinal));
         Assert.That(resumedCall.Body, Does.Contain(Marker), "resume sent the earlier turns, tool output included");
     }
 
@@ -175,11 +181,11 @@ public sealed class CodingAgentCliTests
         ["RUST_LOG"] = "error",
     };
 
-    private void WriteCodexConfig()
+    private void WriteCodexConfig(string model)
     {
         var dir = Directory.CreateDirectory(Path.Combine(_home, ".codex")).FullName;
         File.WriteAllText(Path.Combine(dir, "config.toml"), $"""
-            model = "gpt-4o-mini"
+            model = "{model}"
             model_provider = "llmserver"
             approval_policy = "never"
             sandbox_mode = "read-only"

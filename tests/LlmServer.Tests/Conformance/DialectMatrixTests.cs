@@ -19,25 +19,11 @@ public sealed class DialectMatrixTests
     private static readonly IReadOnlyList<MatrixDialect> s_dialects = MatrixDialect.All;
     private readonly Dictionary<string, GatewayHost> _hosts = [];
 
-    /// <summary>
-    /// Cells this build does not serve, with what a client gets there. They run as ignored cases (visible in every
-    /// test report) rather than passing, and leave this list when the server serves them.
-    /// </summary>
-    private static readonly Dictionary<(string Dialect, string Kind), string> s_notServed = new()
-    {
-        [("responses", "anthropic")] = "400 model_not_supported: no Responses-to-Messages translation",
-        [("responses", "openai_compatible")] = "sent to the upstream's /v1/responses: ResponsesApi \"translate\" (to chat completions) is not implemented",
-    };
-
     public static IEnumerable<TestCaseData> Cells() =>
-        from d in s_dialects from k in s_kinds select Cell(new TestCaseData(d.Name, k), d.Name, k);
+        from d in s_dialects from k in s_kinds select new TestCaseData(d.Name, k);
 
     public static IEnumerable<TestCaseData> CellsPlainAndStreamed() =>
-        from d in s_dialects from k in s_kinds from stream in new[] { false, true }
-        select Cell(new TestCaseData(d.Name, k, stream), d.Name, k);
-
-    private static TestCaseData Cell(TestCaseData data, string dialect, string kind) =>
-        s_notServed.TryGetValue((dialect, kind), out var gap) ? data.Ignore($"{dialect} on {kind} is not served: {gap}") : data;
+        from d in s_dialects from k in s_kinds from stream in new[] { false, true } select new TestCaseData(d.Name, k, stream);
 
     [SetUp]
     public void ForgetThePreviousCell()

@@ -13,6 +13,8 @@ public sealed class NodeSdkClientTests
 {
     private const string MasterKey = "sk-node-sdk-master";
     private const string Prompt = "서버 i-1234567890abcdef0 상태를 알려줘";
+    /// <summary>Responses on an openai_compatible upstream set to translate, and on an anthropic one.</summary>
+    private static readonly string[] TranslatedModels = ["local-model", "claude-haiku-4-5"];
 
     [Test]
     public async Task OfficialNodeSdks_ChatResponsesEmbeddingsModelsAndMessages_Work()
@@ -24,6 +26,14 @@ public sealed class NodeSdkClientTests
             ["LlmServer:Vllm:BaseUrl"] = fake.V1Url,
             ["LlmServer:Vllm:ApiKey"] = "sk-vllm-upstream",
             ["LlmServer:Auth:MasterKey"] = MasterKey,
+            ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream",
+            ["LlmServer:Anthropic:BaseUrl"] = fake.BaseUrl,
+            ["LlmServer:Gateway:Upstreams:0:Name"] = "local",
+            ["LlmServer:Gateway:Upstreams:0:Kind"] = "openai_compatible",
+            ["LlmServer:Gateway:Upstreams:0:BaseUrl"] = fake.V1Url,
+            ["LlmServer:Gateway:Upstreams:0:ApiKey"] = "sk-vllm-upstream",
+            ["LlmServer:Gateway:Upstreams:0:Models:0"] = "local-model",
+            ["LlmServer:Gateway:Upstreams:0:ResponsesApi"] = "translate",
         });
         app.UseKestrel(0);
         app.StartServer();
@@ -34,6 +44,7 @@ public sealed class NodeSdkClientTests
             ["LLMSERVER_URL"] = probe.BaseAddress!.ToString().TrimEnd('/'),
             ["LLMSERVER_KEY"] = MasterKey,
             ["LLMSERVER_PROMPT"] = Prompt,
+            ["LLMSERVER_TRANSLATED_MODELS"] = string.Join(",", TranslatedModels),
         }, TimeSpan.FromSeconds(60));
 
         var expected = "Echo: " + Prompt;
@@ -61,7 +72,19 @@ public sealed class NodeSdkClientTests
             Assert.That((string?)result["messages_tool"]?["stop_reason"], Is.EqualTo("tool_use"));
             Assert.That((int?)result["messages_bad_json"]?["status"], Is.EqualTo(400));
             Assert.That((string?)result["messages_bad_json"]?["body"]?["error"]?["type"], Is.EqualTo("invalid_request_error"));
+            foreach (var model in TranslatedModels)
+            {
+                Assert.That((string?)result[$"translated_stream:{model}"]?["deltas"], Is.EqualTo(expected), result.ToJsonString());
+                Assert.That((string?)result[$"translated_stream:{model}"]?["text"], Is.EqualTo(expected));
+                Assert.That((string?)result[$"translated_stream:{model}"]?["status"], Is.EqualTo("completed"));
+                Assert.That((string?)result[$"translated_tools:{model}"]?["name"], Is.EqualTo("lookup"), result.ToJsonString());
+                Assert.That((string?)result[$"translated_tools:{model}"]?["arguments"]?["input"], Is.EqualTo(Prompt));
+                Assert.That((string?)result[$"translated_tools:{model}"]?["text"], Is.EqualTo("Echo: looked up"));
+                Assert.That((string?)result[$"translated_tools:{model}"]?["fetched"], Is.EqualTo("Echo: looked up"));
+            }
         });
-        Assert.That(fake.Requests.All(r => r.ApiKey == "sk-vllm-upstream"), Is.True, "the upstream sees the server's key, never the caller's");
+        Assert.That(fake.Requests.Where(r => !r.Path.StartsWith("/v1/messages", StringComparison.Ordinal)).All(r => r.ApiKey == "sk-vllm-upstream"), Is.True,
+            "the upstream sees the server's key, never the caller's");
+        Assert.That(fake.Requests.Where(r => r.Path.StartsWith("/v1/messages", StringComparison.Ordinal)).All(r => r.ApiKey == "sk-ant-upstream"), Is.True);
     }
 }

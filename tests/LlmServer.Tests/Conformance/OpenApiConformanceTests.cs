@@ -25,7 +25,21 @@ public sealed class OpenApiConformanceTests
         {
             Assert.Ignore("shared/specs/openai-openapi.yaml not found beside the repository (set LLMSERVER_OPENAPI_SPEC).");
         }
-        _host = await GatewayHost.StartAsync();
+        // NOTE: two upstreams without /v1/responses: the gateway's translated Responses answers are checked too.
+        var fake = await FakeUpstreamServer.StartAsync();
+        _host = await GatewayHost.StartAsync(s =>
+        {
+            s["LlmServer:Gateway:Upstreams:1:Name"] = "local";
+            s["LlmServer:Gateway:Upstreams:1:Kind"] = "openai_compatible";
+            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = fake.V1Url;
+            s["LlmServer:Gateway:Upstreams:1:Models:0"] = "local-model";
+            s["LlmServer:Gateway:Upstreams:1:ResponsesApi"] = "translate";
+            s["LlmServer:Gateway:Upstreams:2:Name"] = "claude";
+            s["LlmServer:Gateway:Upstreams:2:Kind"] = "anthropic";
+            s["LlmServer:Gateway:Upstreams:2:BaseUrl"] = fake.BaseUrl;
+            s["LlmServer:Gateway:Upstreams:2:ApiKey"] = "sk-ant-upstream";
+            s["LlmServer:Gateway:Upstreams:2:Models:0"] = "claude-haiku-4-5";
+        }, fake);
         _http = new HttpClient { BaseAddress = _host.BaseAddress };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", GatewayHost.MasterKey);
     }
@@ -113,27 +127,35 @@ public sealed class OpenApiConformanceTests
         AssertValid("CreateEmbeddingResponse", body);
     }
 
-    [Test]
-    public async Task Response_MatchesResponseSchema()
+    private const string WithTool = ""","tools":[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{"input":{"type":"string"}}},"strict":false}]""";
+
+    [TestCase("gpt-4o-mini", "")]
+    [TestCase("local-model", "", TestName = "Response_TranslatedFromChatCompletions_MatchesResponseSchema")]
+    [TestCase("local-model", WithTool, TestName = "Response_WithFunctionCall_TranslatedFromChatCompletions_MatchesResponseSchema")]
+    [TestCase("claude-haiku-4-5", WithTool, TestName = "Response_WithFunctionCall_TranslatedFromAnthropic_MatchesResponseSchema")]
+    public async Task Response_MatchesResponseSchema(string model, string extra)
     {
-        var (status, body) = await PostAsync("/v1/responses", """{"model":"gpt-4o-mini","input":"Responses API에서 안녕","instructions":"Be brief."}""");
+        var (status, body) = await PostAsync("/v1/responses", $$"""{"model":"{{model}}","input":"Responses API에서 안녕","instructions":"Be brief."{{extra}}}""");
 
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
         AssertValid("Response", body);
     }
 
-    [Test]
-    public async Task ResponseStream_EveryEventMatchesResponseStreamEvent()
+    [TestCase("gpt-4o-mini", "")]
+    [TestCase("local-model", "", TestName = "ResponseStream_TranslatedFromChatCompletions_EveryEventMatchesResponseStreamEvent")]
+    [TestCase("local-model", WithTool, TestName = "ResponseStream_WithFunctionCall_TranslatedFromChatCompletions_EveryEventMatchesResponseStreamEvent")]
+    [TestCase("claude-haiku-4-5", "", TestName = "ResponseStream_TranslatedFromAnthropic_EveryEventMatchesResponseStreamEvent")]
+    public async Task ResponseStream_EveryEventMatchesResponseStreamEvent(string model, string extra)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
         {
-            Content = new StringContent("""{"model":"gpt-4o-mini","stream":true,"input":"one two three"}""", Encoding.UTF8, "application/json"),
+            Content = new StringContent($$"""{"model":"{{model}}","stream":true,"input":"one two three"{{extra}}}""", Encoding.UTF8, "application/json"),
         };
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var text = await response.Content.ReadAsStringAsync();
 
         var events = text.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[6..])).ToList();
-        Assert.That(events.Select(e => (string?)e!["type"]), Does.Contain("response.output_text.delta").And.Contain("response.completed"));
+        Assert.That(events.Select(e => (string?)e!["type"]), Does.Contain(extra.Length == 0 ? "response.output_text.delta" : "response.function_call_arguments.delta").And.Contain("response.completed"));
         foreach (var e in events) AssertValid("ResponseStreamEvent", e);
     }
 

@@ -139,7 +139,7 @@ internal sealed partial class OpenAiExchange
         CopyHeaders(response, ctx.Response);
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = ctx.Response.BodyWriter;
-        var dialect = x.Surface == ExchangeSurface.Responses ? Dialect.OpenAiResponses : Dialect.OpenAi;
+        var dialect = x.Surface == ExchangeSurface.Responses && !call.AnswersViaChat ? Dialect.OpenAiResponses : Dialect.OpenAi;
         var terminal = false;
         var stored = false;
         ExchangeError? failure = null;

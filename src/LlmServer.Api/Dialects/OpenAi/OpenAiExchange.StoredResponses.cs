@@ -37,6 +37,7 @@ internal sealed partial class OpenAiExchange
             await DialectErrorWriter.WriteAsync(ctx, Dialect.OpenAi, ExchangeErrors.ResponseNotFound(id));
             return;
         }
+        if (await TryWriteStoredAsync(ctx, owned)) return;
         if (deployment is not null)
         {
             modelRoute = new ModelRoute(new ModelEntry(deployment.UpstreamModel, [deployment], null, 0), 0);

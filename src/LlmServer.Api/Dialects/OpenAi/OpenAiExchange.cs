@@ -94,10 +94,20 @@ internal sealed partial class OpenAiExchange(
             }
             x.Model = modelRoute.Model.Name;
             x.Stream = scan.Stream;
-            if (surface == ExchangeSurface.Responses && await CheckPreviousResponseAsync(call, body) is { } stateError)
+            var translatesResponses = surface == ExchangeSurface.Responses && modelRoute.At(0).Upstream.TranslatesResponses;
+            if (surface == ExchangeSurface.Responses)
             {
-                await FailAsync(call, stateError);
-                return;
+                var (stateError, continued) = await CheckPreviousResponseAsync(call, body, translatesResponses);
+                if (stateError is not null)
+                {
+                    await FailAsync(call, stateError);
+                    return;
+                }
+                if (continued is { } withConversation)
+                {
+                    body = withConversation;
+                    scan = RequestScan.Run(body.Span);
+                }
             }
             if (await steps.AdmitAsync(x, tokens.For(x.VirtualKey, modelRoute.Model.Root, body.Span), scan.MaxTokens, ctx.RequestAborted) is { } refused)
             {
@@ -106,6 +116,7 @@ internal sealed partial class OpenAiExchange(
             }
             try
             {
+                var asSent = body;
                 var (masked, parsed, maskError) = await MaskAsync(call, body);
                 if (maskError is not null)
                 {
@@ -117,7 +128,11 @@ internal sealed partial class OpenAiExchange(
                     body = masked;
                     scan = RequestScan.Run(body.Span);
                 }
-                if (surface == ExchangeSurface.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
+                if (translatesResponses)
+                {
+                    await ResponsesViaChatAsync(call, parsed ?? (JsonObject)JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document)!, asSent, modelRoute, scan);
+                }
+                else if (surface == ExchangeSurface.ChatCompletions && modelRoute.At(0).Kind == UpstreamKinds.Anthropic)
                 {
                     parsed ??= JsonNode.Parse(body.Span, documentOptions: Dto.JsonLimits.Document) as JsonObject;
                     if (RequestShapes.CheckChat(parsed!) is { } wrongKind)
@@ -151,11 +166,11 @@ internal sealed partial class OpenAiExchange(
     /// A stored response continues only for the owner that created it; another owner's id is answered as the
     /// upstream answers an id it does not know, so its existence is not revealed.
     /// </summary>
-    private async ValueTask<ExchangeError?> CheckPreviousResponseAsync(Call call, ReadOnlyMemory<byte> body)
+    private async ValueTask<(ExchangeError? Error, ReadOnlyMemory<byte>? Continued)> CheckPreviousResponseAsync(Call call, ReadOnlyMemory<byte> body, bool translates)
     {
         var fields = ResponsesRequestFields.Read(body.Span);
-        call.StoresResponse = fields.Stored;
-        if (fields.PreviousResponseId is not { } previous) return null;
+        call.StoresResponse = fields.Stored && !translates;
+        if (fields.PreviousResponseId is not { } previous) return (null, null);
         OwnedResponse? owned;
         try
         {
@@ -164,9 +179,10 @@ internal sealed partial class OpenAiExchange(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogStoreFailed(logger, e.GetType().Name);
-            return ExchangeErrors.StoreUnavailable;
+            return (ExchangeErrors.StoreUnavailable, null);
         }
-        return owned is null ? ExchangeErrors.PreviousResponseNotFound(previous) : null;
+        if (owned is not null && TryContinueStored(owned, translates, ref body)) return (null, body);
+        return owned is null || translates ? (ExchangeErrors.PreviousResponseNotFound(previous), null) : (null, null);
     }
 
     /// <summary>
@@ -223,14 +239,20 @@ internal sealed partial class OpenAiExchange(
         }
         var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)surface], new SplicedBody(body, scan, usageEdit, maxTokensEdit),
             scan.Stream ? "text/event-stream" : "application/json");
+        await SendAndRelayAsync(call, request, modelRoute, scan.Stream, dropUsageChunk: usageEdit is not null);
+    }
+
+    /// <summary>One upstream call through the transport, its answer relayed (stream or body) or its failure answered.</summary>
+    private async Task SendAndRelayAsync(Call call, UpstreamRequest request, ModelRoute modelRoute, bool stream, bool dropUsageChunk)
+    {
         using var result = await forwarder.SendAsync(request, modelRoute, call.Ctx.RequestAborted);
         call.Feature.UpstreamTicks += result.UpstreamTicks;
         call.Result = result;
         call.Deployment = result.Deployment;
         switch (result.Outcome)
         {
-            case UpstreamOutcome.Ok when scan.Stream && IsEventStream(result.Response!):
-                await RelayStreamAsync(call, dropUsageChunk: usageEdit is not null);
+            case UpstreamOutcome.Ok when stream && IsEventStream(result.Response!):
+                await RelayStreamAsync(call, dropUsageChunk);
                 break;
             case UpstreamOutcome.Ok:
             case UpstreamOutcome.ClientError:
@@ -316,6 +338,8 @@ internal sealed partial class OpenAiExchange(
         public string? ResponseId { get; set; }
         /// <summary>True when the client got a complete successful answer: the reservation settles to its cost.</summary>
         public bool Succeeded { get; set; }
+        /// <summary>A /v1/responses request answered through chat completions: the relayed answer is chat-shaped.</summary>
+        public bool AnswersViaChat { get; set; }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The stored-response records cannot be read ({Error}); the request was refused")]
