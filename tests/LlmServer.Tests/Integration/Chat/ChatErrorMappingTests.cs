@@ -7,31 +7,8 @@ namespace LlmServer.Tests.Integration.Chat;
 
 /// <summary>Every upstream failure maps to one status and the session API's error body, never a 500.</summary>
 [TestFixture]
-public sealed class ChatErrorMappingTests
+public sealed class ChatErrorMappingTests : SessionChatFixture
 {
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = App(_fake);
-        _client = _app.CreateClient();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
-    }
-
-    [SetUp]
-    public void ResetFake() => _fake.Reset();
-
     private static async Task AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string code)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -46,9 +23,9 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task BadUserKey_Is401WithClearMessage_AndKeyNotEchoed()
     {
-        _fake.ValidKeys.Add(ServerKey);
+        Fake.ValidKeys.Add(ServerKey);
 
-        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi","use_user_api_key":true,"openai_api_key":"sk-wrong-user-key-123"}""", "en");
+        var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi","use_user_api_key":true,"openai_api_key":"sk-wrong-user-key-123"}""", "en");
 
         await AssertErrorAsync(response, HttpStatusCode.Unauthorized, "invalid_user_api_key");
         var text = await response.Content.ReadAsStringAsync();
@@ -59,21 +36,21 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task UpstreamRateLimit_Is429WithRetryAfter()
     {
-        _fake.EnqueueFault(Fault.Http(429, retryAfter: "7"));
+        Fake.EnqueueFault(Fault.Http(429, retryAfter: "7"));
 
-        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi"}""");
+        var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
         await AssertErrorAsync(response, HttpStatusCode.TooManyRequests, "rate_limited");
         Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(7)));
-        Assert.That(ResponsesCalls(_fake), Has.Count.EqualTo(1), "no silent retries");
+        Assert.That(ResponsesCalls(Fake), Has.Count.EqualTo(1), "no silent retries");
     }
 
     [Test]
     public async Task Upstream500_Is502WithoutUpstreamInternals()
     {
-        _fake.EnqueueFault(Fault.Http(500));
+        Fake.EnqueueFault(Fault.Http(500));
 
-        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi"}""");
+        var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
         await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_error");
         Assert.That(await response.Content.ReadAsStringAsync(), Does.Not.Contain("fake-internal.local"));
@@ -82,9 +59,9 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task UpstreamMalformedJson_Is502()
     {
-        _fake.EnqueueFault(Fault.Malformed());
+        Fake.EnqueueFault(Fault.Malformed());
 
-        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi"}""");
+        var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
         await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
     }
@@ -92,9 +69,9 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task UpstreamConnectionReset_Is502()
     {
-        _fake.EnqueueFault(Fault.ResetConnection());
+        Fake.EnqueueFault(Fault.ResetConnection());
 
-        var response = await PostAsync(_client, "/api/v1/chat", """{"user_prompt":"hi"}""");
+        var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
         await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
     }
@@ -102,11 +79,11 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task SlowUpstream_Is504AfterConfiguredTimeout()
     {
-        await using var app = App(_fake, new Dictionary<string, string?> { ["LlmServer:OpenAi:TimeoutSeconds"] = "2" });
+        await using var app = App(Fake, new Dictionary<string, string?> { ["LlmServer:OpenAi:TimeoutSeconds"] = "2" });
         using var client = app.CreateClient();
         // NOTE: warm the connection first so a cold start on a busy machine is not mistaken for the timeout.
         Assert.That((await PostAsync(client, "/api/v1/chat", """{"user_prompt":"warm"}""")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        _fake.EnqueueFault(Fault.Slow(TimeSpan.FromSeconds(20)));
+        Fake.EnqueueFault(Fault.Slow(TimeSpan.FromSeconds(20)));
 
         var response = await PostAsync(client, "/api/v1/chat", """{"user_prompt":"hi"}""", "en");
 
@@ -117,10 +94,10 @@ public sealed class ChatErrorMappingTests
     [Test]
     public async Task StreamStallingUpstream_EndsWithTimeoutErrorEvent()
     {
-        await using var app = App(_fake, new Dictionary<string, string?> { ["LlmServer:OpenAi:TimeoutSeconds"] = "2" });
+        await using var app = App(Fake, new Dictionary<string, string?> { ["LlmServer:OpenAi:TimeoutSeconds"] = "2" });
         using var client = app.CreateClient();
         Assert.That((await PostAsync(client, "/api/v1/chat", """{"user_prompt":"warm"}""")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        _fake.EnqueueFault(Fault.Stall(afterChunks: 5, TimeSpan.FromSeconds(20)));
+        Fake.EnqueueFault(Fault.Stall(afterChunks: 5, TimeSpan.FromSeconds(20)));
 
         var response = await client.PostAsync("/api/v1/chat/stream", Json("""{"user_prompt":"a b c d e f"}"""));
         var text = await response.Content.ReadAsStringAsync();
@@ -134,7 +111,7 @@ public sealed class ChatErrorMappingTests
     [Test]
     public void InvalidChatSetting_FailsAtStartNamingIt()
     {
-        using var app = App(_fake, new Dictionary<string, string?> { ["LlmServer:Chat:Temperature"] = "5" });
+        using var app = App(Fake, new Dictionary<string, string?> { ["LlmServer:Chat:Temperature"] = "5" });
 
         var ex = Assert.Catch(() => app.CreateClient());
 

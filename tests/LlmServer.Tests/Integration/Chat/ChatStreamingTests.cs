@@ -8,35 +8,12 @@ namespace LlmServer.Tests.Integration.Chat;
 
 /// <summary>Server-sent events of the session chat API.</summary>
 [TestFixture]
-public sealed class ChatStreamingTests
+public sealed class ChatStreamingTests : SessionChatFixture
 {
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private HttpClient _client = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = App(_fake);
-        _client = _app.CreateClient();
-    }
-
-    [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        _client.Dispose();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
-    }
-
-    [SetUp]
-    public void ResetFake() => _fake.Reset();
-
     private async Task<(List<string> Deltas, List<(string Event, JsonNode Data)> Events, HttpResponseMessage Response)> StreamAsync(string path, string json)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(json) };
-        var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         var events = new List<(string, JsonNode)>();
         if (response.Content.Headers.ContentType?.MediaType == "text/event-stream")
         {
@@ -63,9 +40,9 @@ public sealed class ChatStreamingTests
         Assert.That((long)summary["total_tokens"]!, Is.GreaterThan(0));
         Assert.That((string?)summary["api_key_source"], Is.EqualTo("server"));
         Assert.That((decimal?)summary["cost_usd"], Is.GreaterThan(0m));
-        Assert.That((bool?)ResponsesCalls(_fake).Single().Json!["stream"], Is.True);
+        Assert.That((bool?)ResponsesCalls(Fake).Single().Json!["stream"], Is.True);
 
-        var history = await BodyAsync(await _client.GetAsync($"/api/v1/chat/sessions/{session}"));
+        var history = await BodyAsync(await Http.GetAsync($"/api/v1/chat/sessions/{session}"));
         Assert.That(history["messages"]!.AsArray(), Has.Count.EqualTo(2));
     }
 
@@ -73,8 +50,8 @@ public sealed class ChatStreamingTests
     public async Task StreamCutByUpstream_EndsWithErrorEvent_AndStoresNothing()
     {
         var session = "cut-" + Guid.NewGuid().ToString("N");
-        _fake.ChunkDelay = TimeSpan.FromMilliseconds(100); // let the first deltas reach the server before the reset
-        _fake.EnqueueFault(Fault.Cut(afterChunks: 6));
+        Fake.ChunkDelay = TimeSpan.FromMilliseconds(100); // let the first deltas reach the server before the reset
+        Fake.EnqueueFault(Fault.Cut(afterChunks: 6));
 
         var (_, events, response) = await StreamAsync("/api/v1/chat/stream", $$"""{"session_id":"{{session}}","user_prompt":"a b c d e f g"}""");
 
@@ -82,14 +59,14 @@ public sealed class ChatStreamingTests
         Assert.That(events.Last().Event, Is.EqualTo("error"));
         Assert.That((bool?)events.Last().Data["success"], Is.False);
         Assert.That(events.Any(e => e.Event == "done"), Is.False);
-        var history = await _client.GetAsync($"/api/v1/chat/sessions/{session}");
+        var history = await Http.GetAsync($"/api/v1/chat/sessions/{session}");
         Assert.That(history.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 
     [Test]
     public async Task StreamWithoutServerKey_Is503BeforeAnyEvent()
     {
-        await using var app = new LlmServerApp(new Dictionary<string, string?> { ["LlmServer:OpenAi:BaseUrl"] = _fake.V1Url });
+        await using var app = new LlmServerApp(new Dictionary<string, string?> { ["LlmServer:OpenAi:BaseUrl"] = Fake.V1Url });
         using var client = app.CreateClient();
 
         var response = await client.PostAsync("/api/v1/chat/stream", Json("""{"user_prompt":"hi"}"""));
@@ -102,14 +79,14 @@ public sealed class ChatStreamingTests
     public async Task ClientDisconnectDuringStream_CancelsUpstream_AndStoresNothing()
     {
         var session = "dc-" + Guid.NewGuid().ToString("N");
-        _fake.ChunkDelay = TimeSpan.FromMilliseconds(150);
-        _fake.ReplyFactory = (_, _) => string.Join(' ', Enumerable.Range(0, 200).Select(i => $"word{i}"));
+        Fake.ChunkDelay = TimeSpan.FromMilliseconds(150);
+        Fake.ReplyFactory = (_, _) => string.Join(' ', Enumerable.Range(0, 200).Select(i => $"word{i}"));
         using var cts = new CancellationTokenSource();
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/chat/stream")
         {
             Content = Json($$"""{"session_id":"{{session}}","user_prompt":"talk a lot"}"""),
         };
-        var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        var response = await Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
         var stream = await response.Content.ReadAsStreamAsync(cts.Token);
         await using (var enumerator = ReadSseAsync(stream).GetAsyncEnumerator())
         {
@@ -119,9 +96,9 @@ public sealed class ChatStreamingTests
         await cts.CancelAsync();
         response.Dispose();
 
-        Assert.That(await _fake.WaitForAbortAsync(TimeSpan.FromSeconds(10)), Is.True, "the upstream call was cancelled");
+        Assert.That(await Fake.WaitForAbortAsync(TimeSpan.FromSeconds(10)), Is.True, "the upstream call was cancelled");
         await Task.Delay(200);
-        var history = await _client.GetAsync($"/api/v1/chat/sessions/{session}");
+        var history = await Http.GetAsync($"/api/v1/chat/sessions/{session}");
         Assert.That(history.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
 }
