@@ -97,7 +97,7 @@ public sealed class ChatStreamingTests : SessionChatFixture
         response.Dispose();
 
         Assert.That(await Fake.WaitForAbortAsync(TimeSpan.FromSeconds(10)), Is.True, "the upstream call was cancelled");
-        await Task.Delay(200);
+        await Host.IdleAsync();
         var history = await Http.GetAsync($"/api/v1/chat/sessions/{session}");
         Assert.That(history.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
     }
