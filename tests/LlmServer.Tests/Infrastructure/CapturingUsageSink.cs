@@ -24,9 +24,6 @@ public sealed class CapturingUsageSink : IUsageSink
         }
     }
 
-    /// <summary>Same as <see cref="Records"/> (the name pipeline tests use).</summary>
-    public IReadOnlyList<UsageRecord> Rows => Records;
-
     public void Record(UsageRecord record)
     {
         TaskCompletionSource woken;

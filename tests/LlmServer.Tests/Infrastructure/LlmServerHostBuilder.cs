@@ -119,7 +119,7 @@ public sealed class LlmServerHostBuilder
         return this;
     }
 
-    /// <summary>Retries without real waiting, no breaker unless asked, and short first-byte and idle timeouts.</summary>
+    /// <summary>A short retry backoff, a breaker that never opens, and short first-byte (2 s) and idle (1 s) timeouts.</summary>
     public LlmServerHostBuilder WithFastResilience() => WithSettings(s =>
     {
         s["LlmServer:Gateway:Retry:BaseDelayMs"] = "10";

@@ -38,8 +38,8 @@ public sealed class MessagesUsageTests
 
         await _host.Usage.WaitForCountAsync(1);
         await _host.IdleAsync();
-        Assert.That(_host.Usage.Rows, Has.Count.EqualTo(1));
-        var row = _host.Usage.Rows.Single();
+        Assert.That(_host.Usage.Records, Has.Count.EqualTo(1));
+        var row = _host.Usage.Records.Single();
         Assert.That(row.Route, Is.EqualTo("messages"));
         Assert.That(row.Model, Is.EqualTo(model));
         Assert.That(row.Upstream, Is.EqualTo(model.StartsWith("claude-") ? "anthropic" : "vllm"));

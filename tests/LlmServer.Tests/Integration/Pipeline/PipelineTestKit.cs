@@ -57,6 +57,6 @@ internal static class PipelineTestKit
     {
         await host.Usage.WaitForCountAsync(count);
         await host.IdleAsync();
-        return host.Usage.Rows.ToList();
+        return host.Usage.Records.ToList();
     }
 }
