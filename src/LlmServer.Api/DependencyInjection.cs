@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmServer.Api.Chat;
+using LlmServer.Api.Dialects.OpenAi;
 using LlmServer.Api.Errors;
 using LlmServer.Api.Telemetry;
 using NLog.Web;
@@ -7,8 +8,11 @@ using NLog.Web;
 namespace LlmServer.Api;
 
 /// <summary>Registration of the host layer: MVC, filters, Swagger, endpoints.</summary>
-public static class DependencyInjection
+public static partial class DependencyInjection
 {
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LLMSERVER_MASTER_KEY is not set: /v1 and /api/v1 are open to anyone who can reach this server")]
+    private static partial void LogOpen(ILogger logger);
+
     /// <summary>Host-level setup: env shortcuts (SERVER_PORT ...), logging.</summary>
     public static WebApplicationBuilder AddLlmServerHosting(this WebApplicationBuilder builder)
     {
@@ -43,7 +47,10 @@ public static class DependencyInjection
         services.AddSessionChatApi();
 
         // --- OpenAI-compatible gateway ---
-        Proxy.GatewayApi.AddGatewayApi(services);
+        services.AddOpenAiApi();
+        services.AddSingleton<Services.Dialects.OpenAi.SessionMemory>();
+        services.AddSingleton<Services.Ownership.StoredResponses>();
+        services.AddHealthChecks().AddCheck<Operations.GatewayHealthCheck>("gateway");
 
         // --- Anthropic + masking ---
         services.AddAnthropicApi(configuration);
@@ -77,10 +84,14 @@ public static class DependencyInjection
         // --- session chat API ---
         app.UseSessionChatApi();
 
-        // --- OpenAI-compatible gateway: auth, then the /v1 hot path, before routing ---
-        Proxy.GatewayApi.UseGateway(app);
+        // --- who is calling (/v1 and /api/v1) ---
+        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
+        {
+            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
+        }
+        app.UseMiddleware<Pipeline.CallerMiddleware>();
 
-        // NOTE: explicit, so they run after the gateway's hot path instead of first (WebApplication's default).
+        // NOTE: explicit, so routing runs after the caller is known (WebApplication's default puts it first).
         app.UseRouting();
         if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
         {
@@ -88,6 +99,7 @@ public static class DependencyInjection
         }
         app.UseAuthorization();
         app.MapSessionChatApi();
+        app.MapOpenAiApi();
 
         // --- Anthropic + masking ---
 

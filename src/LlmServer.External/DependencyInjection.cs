@@ -12,11 +12,10 @@ public static class DependencyInjection
         // --- session chat API ---
         services.AddSessionChatExternal();
 
-        // --- OpenAI-compatible gateway ---
+        // --- upstream transport (every kind, both wire dialects) ---
         Upstreams.GatewayExternal.AddGatewayUpstreams(services);
 
-        // --- Anthropic + masking ---
-        Anthropic.AnthropicExternalServiceCollectionExtensions.AddAnthropicUpstreamHttp(services);
+        // --- masking ---
         services.AddMaskingVault(configuration);
 
         // --- operations: keys, budgets, ledger, metrics ---

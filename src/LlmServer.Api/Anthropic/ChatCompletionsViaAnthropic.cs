@@ -1,193 +1,256 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LlmServer.External.Anthropic;
+using LlmServer.Api.Dialects;
 using LlmServer.Services.Anthropic;
-using Microsoft.AspNetCore.Http.Features;
+using LlmServer.Services.Exchange;
+using LlmServer.Services.Routing;
+using LlmServer.Services.Streaming;
+using LlmServer.Services.Transport;
 using Microsoft.Extensions.Options;
 
 namespace LlmServer.Api.Anthropic;
 
+/// <summary>How a /v1/chat/completions request served by an anthropic upstream ended.</summary>
+/// <param name="Error">The catalogue entry it ended with (already written to the client), or null for an answer.</param>
+/// <param name="Deployment">The deployment that answered (or was last tried).</param>
+/// <param name="ClientGone">The client went away.</param>
+public sealed record ViaAnthropicOutcome(ExchangeError? Error, Deployment? Deployment, bool ClientGone);
+
 /// <summary>
-/// The reverse direction, ready for the gateway's router: serves a /v1/chat/completions request whose model an
-/// anthropic upstream serves. Translates the chat request to Anthropic Messages, the message (or its events)
-/// back to chat.completion (or chunks ending with <c>data: [DONE]</c>). Errors use OpenAI's shape.
+/// What the chat route does with a translated answer on its way to the client (restoring masked values, reading
+/// usage, keeping the session turn). The translator hands over each chunk as it makes it; nothing is re-read
+/// from the response body.
+/// </summary>
+public interface IChatAnswerRelay
+{
+    /// <summary>A plain chat.completion; returns the bytes the client gets.</summary>
+    ValueTask<ReadOnlyMemory<byte>> CompletionAsync(ReadOnlyMemory<byte> completion, CancellationToken cancellationToken);
+
+    /// <summary>One chunk event (<paramref name="frame"/> is <c>data: {json}\n\n</c>, <paramref name="data"/> its JSON); writes what the client gets (nothing drops it).</summary>
+    ValueTask ChunkAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> data, IBufferWriter<byte> output, CancellationToken cancellationToken);
+
+    /// <summary>The stream's last event, <c>data: [DONE]</c>; writes what the client gets (what was held back, then the event).</summary>
+    ValueTask DoneAsync(ReadOnlyMemory<byte> frame, IBufferWriter<byte> output, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The reverse direction: a /v1/chat/completions request whose model anthropic upstreams serve. The chat request
+/// is translated to Anthropic Messages per deployment and sent through the one transport (every deployment:
+/// retries, breakers, failover, per-phase timeouts); the message (or its events) comes back as a chat.completion
+/// (or chunks ending with <c>data: [DONE]</c>). Errors are catalogue entries in OpenAI's dialect.
 /// </summary>
 public sealed partial class ChatCompletionsViaAnthropic(
-    UpstreamHttpClients clients,
+    IUpstreamForwarder forwarder,
     IOptionsMonitor<ProviderEndpointOptions> providers,
     ILogger<ChatCompletionsViaAnthropic> logger)
 {
-    private const string DefaultAnthropicVersion = "2023-06-01";
-
-    /// <summary>Handles the request; <paramref name="chatRequest"/> is the parsed, validated OpenAI body.</summary>
-    public async Task HandleAsync(HttpContext context, JsonObject chatRequest, MessagesUpstream upstream)
+    /// <summary>Serves the request; <paramref name="chatRequest"/> is the parsed, validated (and masked) OpenAI body.</summary>
+    public async Task<ViaAnthropicOutcome> HandleAsync(HttpContext context, JsonObject chatRequest, ModelRoute route, IChatAnswerRelay? relay = null)
     {
-        JsonObject request;
-        try
-        {
-            request = ChatToMessagesRequest.Translate(chatRequest, upstream.Model);
-        }
-        catch (AnthropicTranslationException e)
-        {
-            await WriteErrorAsync(context, 400, "invalid_request_error", e.Message, null);
-            return;
-        }
-        var model = (string?)chatRequest["model"];
-        var stream = request["stream"] is JsonValue s && s.TryGetValue<bool>(out var b) && b;
+        var body = new MessagesBody(chatRequest);
+        if (body.Check(route.At(0)) is { } invalid) return await FailAsync(context, ExchangeErrors.InvalidRequest(invalid), null);
+        var model = chatRequest["model"] is JsonValue mv && mv.TryGetValue<string>(out var m) ? m : route.Model.Name;
+        var stream = chatRequest["stream"] is JsonValue s && s.TryGetValue<bool>(out var b) && b;
         var includeUsage = chatRequest["stream_options"]?["include_usage"] is JsonValue iu && iu.TryGetValue<bool>(out var u) && u;
-
-        using var message = new HttpRequestMessage(HttpMethod.Post, UpstreamHttpClients.MessagesUri(upstream.BaseUrl))
+        var version = providers.Get(ProviderEndpointOptions.Anthropic).Version;
+        var request = new UpstreamRequest(HttpMethod.Post, AnthropicWire.Messages, body, stream ? "text/event-stream" : "application/json")
         {
-            Content = new ByteArrayContent(AnthropicJson.ToUtf8(request)),
+            Headers = string.IsNullOrEmpty(version) ? null : [new("anthropic-version", version)],
         };
-        message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-        var options = providers.Get(upstream.Name);
-        if (!string.IsNullOrEmpty(upstream.ApiKey)) message.Headers.TryAddWithoutValidation("x-api-key", upstream.ApiKey);
-        message.Headers.TryAddWithoutValidation("anthropic-version", options.Version is { Length: > 0 } v ? v : DefaultAnthropicVersion);
+        using var result = await forwarder.SendAsync(request, route, context.RequestAborted);
+        if (result.Outcome == UpstreamOutcome.ClientAborted) return new(null, result.Deployment, true);
+        if (UpstreamFailures.ErrorOf(result, model) is { } failure) return await FailAsync(context, failure, result.Deployment);
+        if (result.Outcome == UpstreamOutcome.ClientError)
+        {
+            LogUpstreamStatus(logger, result.Deployment!.Upstream.Name, result.UpstreamStatus);
+            var (refusal, gone) = await ReadWholeAsync(result);
+            if (gone) return new(null, result.Deployment, true);
+            return await FailAsync(context, ExchangeErrors.UpstreamRejected(result.UpstreamStatus, refusal is null ? null : UpstreamMessage(refusal)), result.Deployment);
+        }
+        return stream
+            ? await RelayStreamAsync(context, result, model, includeUsage, relay)
+            : await RelayPlainAsync(context, result, model, relay);
+    }
 
-        using var call = new UpstreamCall(context.RequestAborted, TimeSpan.FromSeconds(options.TimeoutSeconds > 0 ? options.TimeoutSeconds : 120));
-        HttpResponseMessage response;
-        var span = Telemetry.UpstreamSpans.Start(context, upstream, message);
+    private static async Task<ViaAnthropicOutcome> FailAsync(HttpContext context, ExchangeError error, Deployment? deployment)
+    {
+        await DialectErrorWriter.WriteAsync(context, Dialect.OpenAi, error);
+        return new(error, deployment, false);
+    }
+
+    private static async Task<(byte[]? Body, bool ClientGone)> ReadWholeAsync(UpstreamResult result)
+    {
         try
         {
-            call.Arm();
-            response = Telemetry.UpstreamSpans.Answered(span, await clients.For(upstream.BaseUrl).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, call.Token));
+            result.ArmRead();
+            return (await result.Response!.Content.ReadAsByteArrayAsync(result.Token), false);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
         {
-            Telemetry.UpstreamSpans.Failed(span, call.TimedOut);
-            if (context.RequestAborted.IsCancellationRequested) return;
-            LogSendFailed(logger, upstream.Name, call.TimedOut);
-            await WriteErrorAsync(context, call.TimedOut ? 504 : 502, "server_error",
-                call.TimedOut ? "The upstream provider did not answer in time." : "The upstream provider could not be reached.", null);
-            return;
+            return (null, result.CancelledByClient);
         }
-        using (response)
+    }
+
+    private async Task<ViaAnthropicOutcome> RelayPlainAsync(HttpContext context, UpstreamResult result, string model, IChatAnswerRelay? relay)
+    {
+        var (bytes, gone) = await ReadWholeAsync(result);
+        if (gone) return new(null, result.Deployment, true);
+        if (bytes is null) return await FailAsync(context, ExchangeErrors.UpstreamDisconnected, result.Deployment);
+        JsonObject? answer;
+        try
         {
-            if (!response.IsSuccessStatusCode)
+            answer = JsonNode.Parse(bytes) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            answer = null;
+        }
+        if (answer is null || answer["content"] is not JsonArray)
+        {
+            LogBadUpstreamBody(logger, result.Deployment!.Upstream.Name);
+            return await FailAsync(context, ExchangeErrors.UpstreamInvalidResponse, result.Deployment);
+        }
+        ReadOnlyMemory<byte> completion = AnthropicJson.ToUtf8(MessagesToChatResponse.Translate(answer, model));
+        if (relay is not null) completion = await relay.CompletionAsync(completion, context.RequestAborted);
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = completion.Length;
+        await context.Response.Body.WriteAsync(completion, context.RequestAborted);
+        return new(null, result.Deployment, false);
+    }
+
+    /// <summary>Each Anthropic event is translated as it arrives; the chunks it gives are written and flushed at once.</summary>
+    private async Task<ViaAnthropicOutcome> RelayStreamAsync(HttpContext context, UpstreamResult result, string model, bool includeUsage, IChatAnswerRelay? relay)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream; charset=utf-8";
+        SseRelay.Start(context);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        var converter = new MessagesEventsToChatChunks(new SseFrameWriter(buffer), model, includeUsage);
+        var relayed = relay is null ? null : new ArrayBufferWriter<byte>(4096);
+        Task EmitAsync() => relay is null ? SseRelay.WriteAsync(context, buffer) : EmitThroughAsync(context, buffer, relay, relayed!);
+        ExchangeError? error = null;
+        try
+        {
+            await using var source = await result.Response!.Content.ReadAsStreamAsync(result.Token);
+            using var reader = new SseReader(source);
+            while (!converter.Finished)
             {
-                await WriteUpstreamErrorAsync(context, upstream, response, call);
-                return;
-            }
-            if (!stream)
-            {
-                JsonObject? answer = null;
+                result.ArmRead();
+                if (!await reader.ReadAsync(result.Token)) break;
+                if (reader.Data.IsEmpty) continue;
+                JsonObject? data;
                 try
                 {
-                    await using var body = await response.Content.ReadAsStreamAsync(call.Token);
-                    answer = await JsonNode.ParseAsync(body, cancellationToken: call.Token) as JsonObject;
+                    data = JsonNode.Parse(reader.Data.Span) as JsonObject;
                 }
                 catch (JsonException)
                 {
+                    data = null;
                 }
-                catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
+                if (data is null)
                 {
-                    if (context.RequestAborted.IsCancellationRequested) return;
+                    error = ExchangeErrors.UpstreamInvalidResponse;
+                    break;
                 }
-                if (answer is null || answer["content"] is not JsonArray)
+                if (reader.IsEvent("error"u8))
                 {
-                    await WriteErrorAsync(context, 502, "server_error", "The upstream provider returned an invalid response.", null);
-                    return;
+                    error = ExchangeErrors.UpstreamStreamFailed;
+                    break;
                 }
-                context.Response.StatusCode = 200;
-                context.Response.ContentType = "application/json";
-                await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(MessagesToChatResponse.Translate(answer, model)), context.RequestAborted);
-                return;
+                converter.OnEvent(data);
+                await EmitAsync();
             }
-
-            context.Response.StatusCode = 200;
-            context.Response.ContentType = "text/event-stream; charset=utf-8";
-            context.Response.Headers.CacheControl = "no-cache";
-            context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            var buffer = new ArrayBufferWriter<byte>(4096);
-            var converter = new MessagesEventsToChatChunks(new SseFrameWriter(buffer), model, includeUsage);
-            try
-            {
-                await using var source = await response.Content.ReadAsStreamAsync(call.Token);
-                using var reader = new SseReader(source);
-                while (!converter.Finished)
-                {
-                    call.Arm();
-                    var evt = await reader.ReadAsync(call.Token);
-                    if (evt is null) break;
-                    if (evt.Value.Data.Length == 0) continue;
-                    JsonObject? data;
-                    try
-                    {
-                        data = JsonNode.Parse(evt.Value.Data) as JsonObject;
-                    }
-                    catch (JsonException)
-                    {
-                        data = null;
-                    }
-                    if (data is null)
-                    {
-                        converter.Fail("api_error", "The upstream provider sent an invalid stream event.");
-                        break;
-                    }
-                    converter.OnEvent(data);
-                    await FlushAsync(context, buffer);
-                }
-                if (!converter.Finished) converter.Fail("api_error", "The upstream stream ended before the answer was complete.");
-                await FlushAsync(context, buffer);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException)
-            {
-                if (context.RequestAborted.IsCancellationRequested) return;
-                LogSendFailed(logger, upstream.Name, call.TimedOut);
-                converter.Fail(call.TimedOut ? "timeout_error" : "api_error",
-                    call.TimedOut ? "The upstream provider stopped responding." : "The connection to the upstream provider was lost.");
-                try { await FlushAsync(context, buffer); }
-                catch (Exception e2) when (e2 is OperationCanceledException or IOException) { }
-            }
+            if (error is null && !converter.Finished) error = ExchangeErrors.UpstreamDisconnected;
         }
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
+        {
+            if (UpstreamFailures.BrokenBody(result, e) is not { } broken || context.RequestAborted.IsCancellationRequested)
+            {
+                return new(null, result.Deployment, true);
+            }
+            error = broken;
+        }
+        await EmitAsync();
+        if (error is not null)
+        {
+            LogStreamBroken(logger, result.Deployment!.Upstream.Name, error.Code);
+            await DialectErrorWriter.WriteAsync(context, Dialect.OpenAi, error);
+            return new(error, result.Deployment, false);
+        }
+        return new(null, result.Deployment, false);
     }
 
-    private async Task WriteUpstreamErrorAsync(HttpContext context, MessagesUpstream upstream, HttpResponseMessage response, UpstreamCall call)
+    /// <summary>Hands each chunk the translator wrote (its frames are <c>data: {json}\n\n</c>, JSON on one line) to the relay, then writes what it gave.</summary>
+    private static async Task EmitThroughAsync(HttpContext context, ArrayBufferWriter<byte> frames, IChatAnswerRelay relay, ArrayBufferWriter<byte> output)
     {
-        var status = (int)response.StatusCode;
-        string? upstreamMessage = null;
+        var written = frames.WrittenMemory;
+        while (written.Span.IndexOf("\n\n"u8) is var end and >= 0)
+        {
+            var frame = written[..(end + 2)];
+            written = written[(end + 2)..];
+            var data = frame.Span.StartsWith("data: "u8) ? frame[6..end] : ReadOnlyMemory<byte>.Empty;
+            if (data.Span.SequenceEqual("[DONE]"u8)) await relay.DoneAsync(frame, output, context.RequestAborted);
+            else await relay.ChunkAsync(frame, data, output, context.RequestAborted);
+        }
+        frames.ResetWrittenCount();
+        await SseRelay.WriteAsync(context, output);
+    }
+
+    private static string? UpstreamMessage(byte[] body)
+    {
         try
         {
-            var node = JsonNode.Parse(await response.Content.ReadAsStringAsync(call.Token));
-            upstreamMessage = (string?)node?["error"]?["message"];
+            return JsonNode.Parse(body)?["error"]?["message"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
         }
-        catch (Exception e) when (e is JsonException or IOException or OperationCanceledException or HttpRequestException or InvalidOperationException)
+        catch (JsonException)
         {
+            return null;
         }
-        LogUpstreamStatus(logger, upstream.Name, status);
-        if (response.Headers.RetryAfter is { } retryAfter) context.Response.Headers.RetryAfter = retryAfter.ToString();
-        var (code, type, message) = status switch
-        {
-            429 => (429, "rate_limit_exceeded", "Rate limited by the upstream provider; retry later."),
-            529 or 503 => (503, "server_error", "The upstream provider is overloaded; retry later."),
-            504 => (504, "server_error", "The upstream provider timed out."),
-            401 or 403 or >= 500 => (502, "server_error", $"The upstream provider ({upstream.Name}) failed with HTTP {status}."),
-            _ => (status, "invalid_request_error", upstreamMessage ?? $"The upstream provider rejected the request (HTTP {status})."),
-        };
-        await WriteErrorAsync(context, code, type, message, null);
     }
 
-    private static async Task WriteErrorAsync(HttpContext context, int status, string type, string message, string? code)
+    /// <summary>The Anthropic Messages body for one deployment (its model name), translated once per upstream model.</summary>
+    private sealed class MessagesBody(JsonObject chat) : UpstreamBody
     {
-        var body = new JsonObject { ["error"] = new JsonObject { ["message"] = message, ["type"] = type, ["param"] = null, ["code"] = code } };
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(AnthropicJson.ToUtf8(body), context.RequestAborted);
-    }
+        private readonly Dictionary<string, byte[]> _byModel = new(StringComparer.Ordinal);
 
-    private static async Task FlushAsync(HttpContext context, ArrayBufferWriter<byte> buffer)
-    {
-        if (buffer.WrittenCount == 0) return;
-        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
-        await context.Response.Body.FlushAsync(context.RequestAborted);
-        buffer.ResetWrittenCount();
+        /// <summary>Translates for <paramref name="deployment"/> up front; the reason when the request cannot be translated.</summary>
+        public string? Check(Deployment deployment)
+        {
+            try
+            {
+                _ = Bytes(deployment);
+                return null;
+            }
+            catch (AnthropicTranslationException e)
+            {
+                return e.Message;
+            }
+        }
+
+        public override HttpContent Create(Deployment deployment)
+        {
+            var content = new ByteArrayContent(Bytes(deployment));
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            return content;
+        }
+
+        private byte[] Bytes(Deployment deployment)
+        {
+            if (_byModel.TryGetValue(deployment.UpstreamModel, out var bytes)) return bytes;
+            bytes = AnthropicJson.ToUtf8(ChatToMessagesRequest.Translate(chat, deployment.UpstreamModel));
+            _byModel[deployment.UpstreamModel] = bytes;
+            return bytes;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Anthropic upstream {Upstream} answered a chat completion with HTTP {Status}")]
     private static partial void LogUpstreamStatus(ILogger logger, string upstream, int status);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Anthropic upstream {Upstream} failed for a chat completion (timed out: {TimedOut})")]
-    private static partial void LogSendFailed(ILogger logger, string upstream, bool timedOut);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Anthropic upstream {Upstream} stream broke during a chat completion ({Code})")]
+    private static partial void LogStreamBroken(ILogger logger, string upstream, string code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Anthropic upstream {Upstream} returned a body that is not a message")]
+    private static partial void LogBadUpstreamBody(ILogger logger, string upstream);
 }

@@ -2,12 +2,12 @@ using LlmServer.Api.Pipeline;
 using System.Text;
 using System.Text.Json;
 using LlmServer.Api.Errors;
-using LlmServer.Api.Proxy;
 using LlmServer.Services.Auth;
 using LlmServer.Services.Masking;
 using LlmServer.Dto.Chat;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Exchange;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -30,12 +30,12 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// given, else the server's key; otherwise the server's key (OPENAI_API_KEY, 503 when not configured).
     /// </remarks>
     /// <response code="200">The answer, with tokens, cost and api_key_source (for background=true: response_id and status queued).</response>
-    /// <response code="400">Invalid request or malformed JSON.</response>
+    /// <response code="400">Invalid request, malformed JSON, or a session id that is not 1..128 printable ASCII characters (invalid_session_id).</response>
     /// <response code="401">OpenAI rejected the caller's own key.</response>
     /// <response code="413">Body larger than LlmServer:Limits:MaxRequestBodyBytes.</response>
-    /// <response code="429">Upstream rate limit (Retry-After).</response>
-    /// <response code="502">Upstream unreachable.</response>
-    /// <response code="503">No usable key: OPENAI_API_KEY not configured.</response>
+    /// <response code="429">The key's rate limit (rate_limit_exceeded) or budget (budget_exceeded), or the upstream's (upstream_rate_limited); Retry-After when waiting helps.</response>
+    /// <response code="502">Upstream failed after the retries, unreachable, or answered garbage.</response>
+    /// <response code="503">No usable key (OPENAI_API_KEY not configured), masking or limits unavailable, or every circuit open (Retry-After).</response>
     /// <response code="504">Upstream timeout.</response>
     [HttpPost]
     [ProducesResponseType<ChatResponse>(StatusCodes.Status200OK)]
@@ -48,6 +48,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status504GatewayTimeout)]
     public async Task<IActionResult> ChatAsync([FromBody] ChatRequest request)
     {
+        request = WithHeaderSession(request);
         if (request.Stream)
         {
             await StreamCoreAsync(request);
@@ -58,6 +59,22 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
         SetMaskedHeader(caller);
         return Ok(response);
     }
+
+    /// <summary>
+    /// The x-session-id header every API reads, under the exchange core's rule (400 invalid_session_id, never
+    /// dropped); it names the session when the body does not (the body's session_id wins).
+    /// </summary>
+    private ChatRequest WithHeaderSession(ChatRequest request)
+    {
+        if (ExchangeSteps.CheckSessionId(Request.Headers[SessionHeader].ToString(), SessionHeader, out var sessionId) is { } bad)
+        {
+            RejectedRequestLedger.Record(HttpContext, bad.Status, bad.Code);
+            throw LlmServerException.From(bad);
+        }
+        return sessionId is not null && request.EffectiveSessionId is null ? request with { SessionId = sessionId } : request;
+    }
+
+    private const string SessionHeader = "x-session-id";
 
     /// <summary>The authenticated caller (virtual key, ledger key id) as the chat service needs it.</summary>
     private ChatCaller Caller()
@@ -85,7 +102,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status503ServiceUnavailable)]
     public async Task<IActionResult> StreamAsync([FromBody] ChatRequest request)
     {
-        await StreamCoreAsync(request);
+        await StreamCoreAsync(WithHeaderSession(request));
         return new EmptyResult();
     }
 

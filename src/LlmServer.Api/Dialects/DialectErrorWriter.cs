@@ -25,6 +25,13 @@ public enum Dialect
 /// </summary>
 public static class DialectErrorWriter
 {
+    /// <summary>The dialect of a request path: Anthropic on /v1/messages, the Responses API on /v1/responses, OpenAI elsewhere under /v1, the session API otherwise.</summary>
+    public static Dialect DialectOf(PathString path) =>
+        path.StartsWithSegments("/v1/messages") ? Dialect.Anthropic
+        : path.StartsWithSegments("/v1/responses") ? Dialect.OpenAiResponses
+        : path.StartsWithSegments("/v1") ? Dialect.OpenAi
+        : Dialect.Session;
+
     /// <summary>Backticks and non-ASCII stay readable (OpenAI writes "The model `x` does not exist.").</summary>
     internal static readonly JsonWriterOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 

@@ -28,19 +28,7 @@ public static class ApiErrorWriter
         : ErrorDialect.Session;
 
     /// <summary>The HTTP status of an error kind.</summary>
-    public static int StatusOf(ErrorKind kind) => kind switch
-    {
-        ErrorKind.Validation => StatusCodes.Status400BadRequest,
-        ErrorKind.ConfigurationMissing => StatusCodes.Status503ServiceUnavailable,
-        ErrorKind.Unauthorized => StatusCodes.Status401Unauthorized,
-        ErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,
-        ErrorKind.Unreachable => StatusCodes.Status502BadGateway,
-        ErrorKind.Timeout => StatusCodes.Status504GatewayTimeout,
-        ErrorKind.NotFound => StatusCodes.Status404NotFound,
-        ErrorKind.Forbidden => StatusCodes.Status403Forbidden,
-        ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
-        _ => StatusCodes.Status500InternalServerError,
-    };
+    public static int StatusOf(ErrorKind kind) => LlmServerException.StatusOf(kind);
 
     /// <summary>The body for an error, in the request's dialect, with the message in the request's language.</summary>
     public static JsonObject Body(HttpContext context, int status, string code, string message) =>
@@ -78,7 +66,7 @@ public static class ApiErrorWriter
 
     /// <summary>Status, code and localized message of an <see cref="LlmServerException"/>.</summary>
     public static (int Status, string Code, string Message) Describe(HttpContext context, LlmServerException ex) =>
-        (ex.Status ?? StatusOf(ex.Kind), ex.Code, Localize(context, ex.Code, ex.Message, ex.Args));
+        (ex.StatusCode, ex.Code, Localize(context, ex.Code, ex.Message, ex.Args));
 
     /// <summary>Writes an error response directly (middleware, outside MVC).</summary>
     public static async Task WriteAsync(HttpContext context, int status, string code, string message, string? retryAfter = null)

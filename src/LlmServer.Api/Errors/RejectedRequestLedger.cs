@@ -1,6 +1,5 @@
 using LlmServer.Api.Pipeline;
 using System.Diagnostics;
-using LlmServer.Api.Proxy;
 using LlmServer.Services.Accounting;
 
 namespace LlmServer.Api.Errors;

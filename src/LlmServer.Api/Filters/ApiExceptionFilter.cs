@@ -19,7 +19,9 @@ internal sealed partial class ApiExceptionFilter(ILogger<ApiExceptionFilter> log
             case LlmServerException ex:
                 var (status, code, message) = ApiErrorWriter.Describe(http, ex);
                 Log.Mapped(logger, status, code);
-                context.Result = ApiErrorWriter.Result(http, status, code, message, ex.Kind == ErrorKind.RateLimited ? ex.RetryAfter ?? "1" : null);
+                // NOTE: a catalogue entry carries its own Retry-After (none for a budget that never resets).
+                var retryAfter = ex.Status is not null ? ex.RetryAfter : ex.Kind == ErrorKind.RateLimited ? ex.RetryAfter ?? "1" : null;
+                context.Result = ApiErrorWriter.Result(http, status, code, message, retryAfter);
                 context.ExceptionHandled = true;
                 break;
             case OperationCanceledException when http.RequestAborted.IsCancellationRequested:

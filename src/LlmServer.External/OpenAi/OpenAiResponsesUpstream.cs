@@ -2,11 +2,12 @@
 #pragma warning disable OPENAI001
 using System.ClientModel;
 using System.ClientModel.Primitives;
-using System.Net;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Logging;
 using OpenAI.Responses;
@@ -16,7 +17,7 @@ namespace LlmServer.External.OpenAi;
 /// <summary>
 /// The Responses API over the official OpenAI SDK, against OpenAI or an Azure OpenAI resource (see
 /// <see cref="ResponsesTarget"/>). One shared client for the server's key; callers' keys get a per-request client,
-/// and every client shares one HTTP transport (one SocketsHttpHandler connection pool).
+/// and every client sends through the one upstream transport (<see cref="TransportHandler"/>).
 /// </summary>
 internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDisposable
 {
@@ -26,21 +27,12 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
     private readonly Lazy<ResponsesClient> _serverClient;
     private readonly ILogger<OpenAiResponsesUpstream> _logger;
 
-    public OpenAiResponsesUpstream(ResponsesTarget target, ILogger<OpenAiResponsesUpstream> logger)
+    public OpenAiResponsesUpstream(ResponsesTarget target, TransportHandler transport, ILogger<OpenAiResponsesUpstream> logger)
     {
         _target = target;
         _logger = logger;
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        };
         // NOTE: the pipeline enforces NetworkTimeout; HttpClient's own timeout would race it with a different error.
-        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new HttpClient(transport, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _transport = new HttpClientPipelineTransport(_http);
         _serverClient = new Lazy<ResponsesClient>(() => CreateClient(_target.ServerKey));
     }
@@ -112,12 +104,9 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
                     case StreamingResponseIncompleteUpdate incomplete:
                         yield return new UpstreamStreamEvent(null, Map(incomplete.Response));
                         yield break;
-                    case StreamingResponseFailedUpdate failed:
-                        throw new LlmServerException(ErrorKind.Unreachable, "upstream_error",
-                            "The upstream failed to produce a response: " + (failed.Response?.Error?.Message ?? "unknown error"));
-                    case StreamingResponseErrorUpdate error:
-                        throw new LlmServerException(ErrorKind.Unreachable, "upstream_error",
-                            "The upstream reported an error: " + (error.Message ?? error.Code ?? "unknown error"));
+                    case StreamingResponseFailedUpdate or StreamingResponseErrorUpdate:
+                        Log.UpstreamAnswerFailed(_logger, update.GetType().Name);
+                        throw LlmServerException.From(ExchangeErrors.UpstreamAnswerFailed);
                 }
             }
         }
@@ -160,10 +149,9 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
             Endpoint = _target.Endpoint,
             Transport = _transport,
             NetworkTimeout = TimeSpan.FromSeconds(_target.TimeoutSeconds),
-            // NOTE: no SDK retries: a 429 must reach the caller with its Retry-After, not be slept on here.
+            // NOTE: no SDK retries: the transport retries before the first byte, and passes a 429 it would not wait for on.
             RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
         };
-        if (_target.ApiVersion is { } version) options.AddPolicy(new ApiVersionPolicy(version), PipelinePosition.PerCall);
         return new ResponsesClient(_target.Authentication(apiKey), options);
     }
 
@@ -225,62 +213,54 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         Error = r.Error?.Message,
     };
 
-    /// <summary>SDK/HTTP failures as typed errors; null when the caller itself cancelled (let that propagate).</summary>
+    /// <summary>
+    /// SDK failures as the catalogue's entries; null when the exception already is one, or the caller itself
+    /// cancelled (let those propagate). The transport has already turned upstream 5xx, 429, timeouts before the
+    /// first byte and unreachable upstreams into entries; what is left is a relayed 4xx and an answer the SDK cannot read.
+    /// </summary>
     private LlmServerException? Translate(Exception ex, bool userKey, CancellationToken cancellationToken)
     {
-        if (ex is LlmServerException)
-        {
-            return null;
-        }
-        if (cancellationToken.IsCancellationRequested && ex is OperationCanceledException)
+        if (ex is LlmServerException || (cancellationToken.IsCancellationRequested && ex is OperationCanceledException))
         {
             return null;
         }
         if (ex is OperationCanceledException or TimeoutException || ex.InnerException is TimeoutException)
         {
             Log.UpstreamTimeout(_logger, _target.TimeoutSeconds);
-            return new LlmServerException(ErrorKind.Timeout, "upstream_timeout",
-                $"The upstream did not answer within {_target.TimeoutSeconds} s ({_target.TimeoutSetting}).",
-                _target.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return LlmServerException.From(ExchangeErrors.UpstreamTimeout with
+            {
+                Args = [_target.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)],
+            });
         }
-        if (ex is ClientResultException cre && cre.Status != 0)
+        if (ex is ClientResultException { Status: not 0 } cre)
         {
             var status = cre.Status;
-            var raw = cre.GetRawResponse();
             Log.UpstreamStatus(_logger, status, userKey ? "user" : "server");
-            switch (status)
+            return LlmServerException.From(status switch
             {
-                case 401 or 403 when userKey:
-                    return new LlmServerException(ErrorKind.Unauthorized, "invalid_user_api_key",
-                        _target.Provider + " rejected the API key sent in openai_api_key.");
-                case 401 or 403:
-                    return new LlmServerException(ErrorKind.Unreachable, "upstream_auth_failed",
-                        $"The upstream rejected the server's API key ({_target.KeyEnv}).", _target.KeyEnv);
-                case 429:
-                    string? retryAfter = raw is not null && raw.Headers.TryGetValue("Retry-After", out var ra) ? ra : null;
-                    return new LlmServerException(ErrorKind.RateLimited, "rate_limited", "The upstream rate limit was reached; retry later.")
-                    {
-                        RetryAfter = retryAfter,
-                    };
-                case 404:
-                    return new LlmServerException(ErrorKind.NotFound, "not_found", "The upstream does not know this resource.");
-                case >= 400 and < 500:
-                    var detail = UpstreamMessage(raw) ?? $"status {status}";
-                    return new LlmServerException(ErrorKind.Validation, "upstream_rejected",
-                        "The upstream rejected the request: " + detail, detail);
-                default:
-                    return new LlmServerException(ErrorKind.Unreachable, "upstream_error",
-                        $"The upstream answered with status {status}.", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            }
+                401 or 403 when userKey => ExchangeErrors.InvalidUserApiKey(_target.Provider),
+                401 or 403 => ExchangeErrors.UpstreamAuthFailed(_target.KeyEnv),
+                429 => ExchangeErrors.UpstreamRateLimited(_target.Name, RetryAfterOf(cre.GetRawResponse())),
+                >= 400 and < 500 => ExchangeErrors.UpstreamRejected(status, UpstreamMessage(cre.GetRawResponse())),
+                _ => ExchangeErrors.UpstreamFailed(status),
+            });
         }
-        if (ex is ClientResultException or HttpRequestException or IOException or JsonException or FormatException or InvalidOperationException)
+        if (ex is HttpRequestException or IOException)
         {
-            Log.UpstreamUnreachable(_logger, ex.GetType().Name);
-            return new LlmServerException(ErrorKind.Unreachable, "upstream_unreachable",
-                $"The upstream could not be reached or sent an invalid answer ({_target.UrlSetting}).", _target.UrlEnv);
+            Log.UpstreamUnreadable(_logger, ex.GetType().Name);
+            return LlmServerException.From(ExchangeErrors.UpstreamDisconnected);
+        }
+        if (ex is ClientResultException or JsonException or FormatException or InvalidOperationException or ArgumentException)
+        {
+            Log.UpstreamUnreadable(_logger, ex.GetType().Name);
+            return LlmServerException.From(ExchangeErrors.UpstreamInvalidResponse);
         }
         return null;
     }
+
+    private static long? RetryAfterOf(PipelineResponse? raw) =>
+        raw is not null && raw.Headers.TryGetValue("Retry-After", out var value) && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? seconds : null;
 
     private static string? UpstreamMessage(PipelineResponse? raw)
     {
@@ -304,10 +284,13 @@ internal sealed partial class OpenAiResponsesUpstream : IResponsesUpstream, IDis
         [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Upstream answered status {Status} (key source {KeySource})")]
         public static partial void UpstreamStatus(ILogger logger, int status, string keySource);
 
-        [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Upstream unreachable or invalid answer ({ExceptionType})")]
-        public static partial void UpstreamUnreachable(ILogger logger, string exceptionType);
+        [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Upstream answer could not be read ({ExceptionType})")]
+        public static partial void UpstreamUnreadable(ILogger logger, string exceptionType);
 
         [LoggerMessage(EventId = 2103, Level = LogLevel.Warning, Message = "Upstream timed out after {TimeoutSeconds} s")]
         public static partial void UpstreamTimeout(ILogger logger, int timeoutSeconds);
+
+        [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "Upstream reported that the answer failed ({Event})")]
+        public static partial void UpstreamAnswerFailed(ILogger logger, string @event);
     }
 }

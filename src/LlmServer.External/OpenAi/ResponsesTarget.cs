@@ -1,6 +1,8 @@
 using System.ClientModel;
 using System.ClientModel.Primitives;
 using LlmServer.Services.Chat;
+using LlmServer.Services.Routing;
+using LlmServer.Services.Transport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,43 +25,45 @@ internal sealed record ResponsesTarget
     public required string ServerKey { get; init; }
     /// <summary>Header carrying the key; null: Authorization: Bearer.</summary>
     public string? KeyHeader { get; init; }
-    /// <summary>api-version query parameter (Azure classic style); null: none.</summary>
+    /// <summary>Upstream kind as the transport knows it (openai, azure_openai).</summary>
+    public required string Kind { get; init; }
+    /// <summary>The base URL or endpoint as configured (the transport resolves it as the gateway does).</summary>
+    public required string ConfiguredUrl { get; init; }
+    /// <summary>The configured api-version (Azure); null: none.</summary>
     public string? ApiVersion { get; init; }
     public required int TimeoutSeconds { get; init; }
     /// <summary>The model name as the upstream knows it (an Azure deployment).</summary>
     public Func<string, string> UpstreamModel { get; init; } = static m => m;
     public required string KeyEnv { get; init; }
-    public required string UrlSetting { get; init; }
     public required string UrlEnv { get; init; }
-    public required string TimeoutSetting { get; init; }
 
     public static ResponsesTarget OpenAi(OpenAiOptions o) => new()
     {
         Name = "openai",
+        Kind = UpstreamKinds.OpenAi,
+        ConfiguredUrl = o.BaseUrl,
         Provider = "OpenAI",
         Endpoint = new Uri(o.BaseUrl),
         ServerKey = o.ApiKey,
         TimeoutSeconds = o.TimeoutSeconds,
         KeyEnv = "OPENAI_API_KEY",
-        UrlSetting = "LlmServer:OpenAi:BaseUrl",
         UrlEnv = "OPENAI_BASE_URL",
-        TimeoutSetting = "LlmServer:OpenAi:TimeoutSeconds",
     };
 
     public static ResponsesTarget Azure(AzureOpenAiOptions o) => new()
     {
         Name = "azure",
+        Kind = UpstreamKinds.AzureOpenAi,
+        ConfiguredUrl = o.Endpoint,
         Provider = "Azure OpenAI",
         Endpoint = new Uri(AzureOpenAiOptions.ApiBase(o.Endpoint, o.ApiVersion)),
         ServerKey = o.ApiKey,
         KeyHeader = "api-key",
-        ApiVersion = o.Classic ? o.ApiVersion.Trim() : null,
+        ApiVersion = o.ApiVersion,
         TimeoutSeconds = o.TimeoutSeconds,
         UpstreamModel = o.DeploymentFor,
         KeyEnv = "AZURE_OPENAI_API_KEY",
-        UrlSetting = "LlmServer:AzureOpenAi:Endpoint",
         UrlEnv = "AZURE_OPENAI_ENDPOINT",
-        TimeoutSetting = "LlmServer:AzureOpenAi:TimeoutSeconds",
     };
 
     /// <summary>The SDK's authentication policy for a key: Bearer, or the target's key header.</summary>
@@ -68,33 +72,10 @@ internal sealed record ResponsesTarget
         : ApiKeyAuthenticationPolicy.CreateHeaderApiKeyPolicy(new ApiKeyCredential(apiKey), KeyHeader);
 }
 
-/// <summary>Appends api-version to every request URI, as Azure's classic endpoints require.</summary>
-internal sealed class ApiVersionPolicy(string apiVersion) : PipelinePolicy
-{
-    private readonly string _query = "api-version=" + Uri.EscapeDataString(apiVersion);
-
-    public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-    {
-        AddVersion(message);
-        ProcessNext(message, pipeline, currentIndex);
-    }
-
-    public override ValueTask ProcessAsync(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex)
-    {
-        AddVersion(message);
-        return ProcessNextAsync(message, pipeline, currentIndex);
-    }
-
-    private void AddVersion(PipelineMessage message)
-    {
-        if (message.Request.Uri is not { } uri) return;
-        var builder = new UriBuilder(uri);
-        builder.Query = string.IsNullOrEmpty(builder.Query) ? _query : builder.Query.TrimStart('?') + "&" + _query;
-        message.Request.Uri = builder.Uri;
-    }
-}
-
-/// <summary>The session chat API's upstream: the Azure OpenAI resource when LlmServer:AzureOpenAi:Endpoint is set, else OpenAI.</summary>
+/// <summary>
+/// The session chat API's upstream: the Azure OpenAI resource when LlmServer:AzureOpenAi:Endpoint is set, else
+/// OpenAI; its calls go through the shared upstream transport.
+/// </summary>
 internal static class ResponsesUpstreamFactory
 {
     public static IResponsesUpstream Create(IServiceProvider services)
@@ -103,6 +84,9 @@ internal static class ResponsesUpstreamFactory
         var target = azure.Enabled
             ? ResponsesTarget.Azure(azure)
             : ResponsesTarget.OpenAi(services.GetRequiredService<IOptions<OpenAiOptions>>().Value);
-        return new OpenAiResponsesUpstream(target, services.GetRequiredService<ILogger<OpenAiResponsesUpstream>>());
+        var gateway = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var upstream = ChatUpstreamRoute.Upstream(services.GetRequiredService<IModelRouter>(), gateway, target.Name, target.Kind, target.ConfiguredUrl, target.ApiVersion);
+        var transport = new TransportHandler(services.GetRequiredService<IUpstreamForwarder>(), target, upstream, gateway.CircuitBreaker);
+        return new OpenAiResponsesUpstream(target, transport, services.GetRequiredService<ILogger<OpenAiResponsesUpstream>>());
     }
 }

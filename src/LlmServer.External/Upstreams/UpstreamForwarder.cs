@@ -108,9 +108,13 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         s.Attempts++;
         Deployment? chosen = null;
         Breaker? breaker = null;
+        var speaking = 0;
         for (var i = 0; i < s.Route.Count; i++)
         {
             var d = s.Route.At(s.Next + i);
+            // NOTE: a deployment whose upstream speaks another wire dialect is no failover target for this request.
+            if (_protocols.For(d.Kind)?.Accepts(s.Request.Path) != true) continue;
+            speaking++;
             var b = BreakerFor(d);
             if (b.State.CircuitState is CircuitState.Open or CircuitState.Isolated) continue;
             chosen = d;
@@ -118,9 +122,20 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             s.Next += i + 1;
             break;
         }
+        if (speaking == 0)
+        {
+            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.Unsupported, s.Route.At(0), s.ClientAborted)
+            {
+                Detail = $"no deployment of {s.Route.Model.Name} speaks the wire of {s.Request.Path}",
+            });
+        }
         if (chosen is null || breaker is null)
         {
-            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted) { Detail = "every deployment's circuit is open" });
+            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted)
+            {
+                Detail = "every deployment's circuit is open",
+                RetryAfter = BreakDuration,
+            });
         }
         s.Current = chosen;
         var inner = ResilienceContextPool.Shared.Get(outer.CancellationToken);
@@ -131,7 +146,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             if (outcome.Exception is BrokenCircuitException)
             {
                 // NOTE: the circuit opened between the state check and the call; let the retry move on.
-                return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, chosen, s.ClientAborted) { Retryable = true, Detail = "circuit open" });
+                return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, chosen, s.ClientAborted) { Retryable = true, Detail = "circuit open", RetryAfter = BreakDuration });
             }
             return outcome;
         }
@@ -140,6 +155,9 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             ResilienceContextPool.Shared.Return(inner);
         }
     }
+
+    /// <summary>How long an opened circuit stays open: when the caller of an all-open model may try again.</summary>
+    private TimeSpan BreakDuration => TimeSpan.FromSeconds(Math.Max(0.5, _options.CircuitBreaker.BreakSeconds));
 
     private Breaker BreakerFor(Deployment d) => _breakers.GetOrAdd(d.Id, static (_, a) =>
     {
@@ -183,9 +201,9 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         var d = s.Current!;
         var upstream = d.Upstream;
         var protocol = _protocols.For(d.Kind);
-        if (protocol is null || !protocol.SpeaksOpenAiWire)
+        if (protocol is null || !protocol.Accepts(s.Request.Path))
         {
-            return new UpstreamResult(UpstreamOutcome.Unsupported, d, s.ClientAborted) { Detail = $"upstream kind {d.Kind} cannot serve OpenAI-wire requests" };
+            return new UpstreamResult(UpstreamOutcome.Unsupported, d, s.ClientAborted) { Detail = $"upstream kind {d.Kind} cannot serve {s.Request.Path}" };
         }
         var cts = CancellationTokenSource.CreateLinkedTokenSource(s.ClientAborted);
         var start = Stopwatch.GetTimestamp();
@@ -263,6 +281,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         return new UpstreamResult(UpstreamOutcome.UpstreamError, d, s.ClientAborted)
         {
             UpstreamStatus = status,
+            // NOTE: Anthropic's 529 (overloaded) is a 5xx like any other: retried, and counted by the breaker.
             Retryable = status >= 500,
             BreakerFailure = status >= 500,
             Detail = $"status {status} from upstream",

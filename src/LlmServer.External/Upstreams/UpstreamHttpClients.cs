@@ -27,6 +27,9 @@ public sealed class UpstreamHttpClients : IDisposable
         MaxConnectionsPerServer = upstream.MaxConnections,
         EnableMultipleHttp2Connections = true,
         ActivityHeadersPropagator = null,
+        // NOTE: an abandoned answer (client gone, stream error) closes its connection at once instead of being
+        // drained, so the upstream stops generating tokens nobody will read.
+        MaxResponseDrainSize = 0,
     };
 
     public void Dispose()

@@ -5,16 +5,17 @@ using LlmServer.Services.Routing;
 namespace LlmServer.External.Upstreams;
 
 /// <summary>
-/// How to talk to one kind of upstream. The forwarder asks for the protocol by <see cref="Kind"/>; a
-/// translating handler (Anthropic for OpenAI-wire requests) plugs in by registering another.
+/// How to talk to one kind of upstream. The forwarder asks for the protocol by <see cref="Kind"/>. Requests are
+/// in one wire dialect (OpenAI's paths, or Anthropic's <c>messages</c>); a deployment only gets the dialect its
+/// upstream speaks, translation being the adapter's work before the request reaches the forwarder.
 /// </summary>
 public interface IUpstreamProtocol
 {
     /// <summary>openai, azure_openai, openai_compatible or anthropic.</summary>
     string Kind { get; }
 
-    /// <summary>True when OpenAI-wire request bodies can be forwarded as they are.</summary>
-    bool SpeaksOpenAiWire { get; }
+    /// <summary>True when a request to <paramref name="path"/> (its wire dialect) can be forwarded to this kind as it is.</summary>
+    bool Accepts(string path) => !AnthropicWire.IsAnthropicPath(path);
 
     /// <summary>Adds the upstream's credentials to an outgoing request.</summary>
     void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream);
@@ -27,7 +28,6 @@ public interface IUpstreamProtocol
 internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
 {
     public string Kind { get; } = kind;
-    public bool SpeaksOpenAiWire => true;
 
     public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
     {
@@ -39,7 +39,6 @@ internal sealed class OpenAiProtocol(string kind) : IUpstreamProtocol
 internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.AzureOpenAi;
-    public bool SpeaksOpenAiWire => true;
 
     public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
     {
@@ -50,11 +49,19 @@ internal sealed class AzureOpenAiProtocol : IUpstreamProtocol
         AzureOpenAiUpstream.RequestUri(upstream, upstreamModel, path);
 }
 
-/// <summary>Anthropic Messages: registered here; OpenAI-wire requests need the translating handler.</summary>
+/// <summary>Anthropic Messages: x-api-key, anthropic-version; only Anthropic-wire paths (messages, messages/count_tokens).</summary>
 internal sealed class AnthropicProtocol : IUpstreamProtocol
 {
     public string Kind => UpstreamKinds.Anthropic;
-    public bool SpeaksOpenAiWire => false;
+
+    public bool Accepts(string path) => AnthropicWire.IsAnthropicPath(path);
+
+    /// <summary>The base URL is configured with or without /v1 (the SDKs' ANTHROPIC_BASE_URL has none).</summary>
+    public Uri RequestUri(UpstreamDefinition upstream, string upstreamModel, string path)
+    {
+        var b = upstream.BaseUrl.TrimEnd('/');
+        return new Uri((b.EndsWith("/v1", StringComparison.OrdinalIgnoreCase) ? b : b + "/v1") + "/" + path);
+    }
 
     public void ApplyAuth(HttpRequestHeaders headers, UpstreamDefinition upstream)
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Streaming;
 using LlmServer.Services.Masking;
 
 namespace LlmServer.Services.Anthropic;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Anthropic;
 

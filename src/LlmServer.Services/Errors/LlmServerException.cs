@@ -44,6 +44,23 @@ public class LlmServerException(ErrorKind kind, string code, string message, par
     /// <summary>The HTTP status when the catalogue gives one (else the kind decides).</summary>
     public int? Status { get; init; }
 
+    /// <summary>The HTTP status of this failure: the catalogue's, else the one its kind stands for.</summary>
+    public int StatusCode => Status ?? StatusOf(Kind);
+
+    /// <summary>The HTTP status an error kind stands for.</summary>
+    public static int StatusOf(ErrorKind kind) => kind switch
+    {
+        ErrorKind.Validation => 400,
+        ErrorKind.Unauthorized => 401,
+        ErrorKind.Forbidden => 403,
+        ErrorKind.NotFound => 404,
+        ErrorKind.RateLimited => 429,
+        ErrorKind.Unreachable => 502,
+        ErrorKind.ConfigurationMissing or ErrorKind.Unavailable => 503,
+        ErrorKind.Timeout => 504,
+        _ => 500,
+    };
+
     /// <summary>A catalogue entry (<see cref="Exchange.ExchangeErrors"/>) raised on the session API: same code, status and Retry-After as on the other APIs.</summary>
     public static LlmServerException From(Exchange.ExchangeError error) =>
         new(KindOf(error.Status), error.Code, error.Message, [.. error.Args])

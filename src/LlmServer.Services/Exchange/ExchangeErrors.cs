@@ -12,6 +12,11 @@ public static class ExchangeErrors
     public static ExchangeError InvalidSessionId(string header) =>
         new("invalid_session_id", 400, $"The {header} header must be 1 to {MaxSessionIdLength} printable characters.") { Param = header };
 
+    /// <summary>No key, or a key this server does not know.</summary>
+    public static ExchangeError InvalidApiKey(bool missing) => new("invalid_api_key", 401, missing
+        ? "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+        : "Incorrect API key provided.");
+
     public static ExchangeError PayloadTooLarge(long maxBytes) =>
         new("payload_too_large", 413, $"The request body exceeds the limit of {maxBytes} bytes.") { Args = [maxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)] };
 
@@ -97,6 +102,9 @@ public static class ExchangeErrors
     /// <summary>The upstream's answer broke off (connection lost, or the stream ended without its final event).</summary>
     public static ExchangeError UpstreamDisconnected { get; } = new("upstream_disconnected", 502, "The upstream connection broke before the answer was complete.");
 
+    /// <summary>The upstream sent an error in place of the rest of a streamed answer.</summary>
+    public static ExchangeError UpstreamStreamFailed { get; } = new("upstream_error", 502, "The upstream failed while streaming the answer.");
+
     /// <summary>The answer stopped arriving mid-way (idle or total timeout while streaming).</summary>
     public static ExchangeError UpstreamStalled { get; } = new("upstream_timeout", 504, "The upstream stopped sending before the answer was complete.");
 
@@ -108,6 +116,17 @@ public static class ExchangeErrors
         new("upstream_rejected", upstreamStatus is 422 or < 400 or >= 500 ? 400 : upstreamStatus,
             string.IsNullOrEmpty(upstreamMessage) ? $"The upstream rejected the request (status {upstreamStatus})." : upstreamMessage)
         { Args = [upstreamMessage ?? upstreamStatus.ToString(System.Globalization.CultureInfo.InvariantCulture)] };
+
+    /// <summary>The provider refused the caller's own key (the session API's own-key mode).</summary>
+    public static ExchangeError InvalidUserApiKey(string provider) =>
+        new("invalid_user_api_key", 401, $"{provider} rejected the API key sent in openai_api_key.") { Param = "openai_api_key" };
+
+    /// <summary>The provider refused the server's own key: the operator's to fix, named by its setting.</summary>
+    public static ExchangeError UpstreamAuthFailed(string keySetting) =>
+        new("upstream_auth_failed", 502, $"The upstream rejected the server's API key ({keySetting}).") { Args = [keySetting] };
+
+    /// <summary>The upstream accepted the request but reported that producing the answer failed (a failed or error event).</summary>
+    public static ExchangeError UpstreamAnswerFailed { get; } = new("upstream_error", 502, "The upstream failed to produce the answer.");
 
     /// <summary>The ledger code of a request whose client went away before the answer was complete (status 499).</summary>
     public const string ClientDisconnected = "client_disconnected";

@@ -145,6 +145,9 @@ public sealed partial class ExchangeSteps(
         });
     }
 
+    /// <summary>Marks a request that is not usage (a retrieval): it leaves no ledger row.</summary>
+    public static void Skip(ExchangeState x) => x.Recorded = true;
+
     /// <summary>Records an error's ledger row.</summary>
     public void Record(ExchangeState x, ExchangeError error) => Record(x, error.Status, error.Code);
 

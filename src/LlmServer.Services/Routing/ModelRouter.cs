@@ -260,6 +260,7 @@ public sealed partial class ModelRouter : IModelRouter
             {
                 Name = name, Kind = kind, ApiKey = string.IsNullOrWhiteSpace(key) ? null : key,
                 BaseUrl = string.IsNullOrWhiteSpace(baseUrl) ? defaultBase : baseUrl,
+                Timeouts = ProviderTimeouts(configuration[$"LlmServer:{section}:TimeoutSeconds"]),
             }, o.Timeouts));
         }
         Implicit(ImplicitOpenAi, UpstreamKinds.OpenAi, "OpenAi", "https://api.openai.com/v1");
@@ -268,6 +269,15 @@ public sealed partial class ModelRouter : IModelRouter
         if (AzureOpenAiUpstream.Implicit(configuration) is { } azure && list.All(u => u.Name != azure.Name)) list.Add(Resolve(azure, o.Timeouts));
         return list;
     }
+
+    /// <summary>
+    /// A provider section's TimeoutSeconds (how long to wait for the answer to start, and between two stream
+    /// events) as the first-byte and idle phases of the per-phase model; null when unset.
+    /// </summary>
+    private static UpstreamTimeouts? ProviderTimeouts(string? timeoutSeconds) =>
+        double.TryParse(timeoutSeconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+            ? new UpstreamTimeouts { FirstByteSeconds = s, IdleSeconds = s }
+            : null;
 
     internal static UpstreamDefinition Resolve(UpstreamOptions u, UpstreamTimeouts d)
     {

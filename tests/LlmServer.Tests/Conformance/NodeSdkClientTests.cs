@@ -51,7 +51,7 @@ public sealed class NodeSdkClientTests
             Assert.That((bool?)result["responses_stream"]?["completed"], Is.True);
             Assert.That((int?)result["embeddings"]?["count"], Is.EqualTo(2));
             Assert.That(result["models"]?["ids"]?.AsArray().Select(n => (string?)n), Does.Contain("gpt-4o-mini"));
-            Assert.That((int?)result["unknown_model"]?["status"], Is.EqualTo(400));
+            Assert.That((int?)result["unknown_model"]?["status"], Is.EqualTo(404));
             Assert.That((string?)result["messages"]?["text"], Is.EqualTo(expected));
             Assert.That((string?)result["messages"]?["stop_reason"], Is.EqualTo("end_turn"));
             Assert.That((string?)result["messages_stream"]?["text"], Is.EqualTo(expected));

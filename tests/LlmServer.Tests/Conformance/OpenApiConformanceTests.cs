@@ -158,7 +158,7 @@ public sealed class OpenApiConformanceTests
         using var anonymous = new HttpClient { BaseAddress = _host.BaseAddress };
         using var unauthorized = await anonymous.GetAsync("/v1/models");
 
-        Assert.That(unknownStatus, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(unknownStatus, Is.EqualTo(HttpStatusCode.NotFound));
         Assert.That(malformedStatus, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That(upstreamStatus, Is.EqualTo(HttpStatusCode.BadGateway));
         Assert.That(unauthorized.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));

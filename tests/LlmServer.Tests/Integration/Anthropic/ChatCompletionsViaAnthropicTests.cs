@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.Api.Anthropic;
 using LlmServer.FakeUpstream;
-using LlmServer.Services.Anthropic;
+using LlmServer.Services.Routing;
 using LlmServer.Tests.Infrastructure;
 using LlmServer.Tests.Unit.Anthropic;
 using Microsoft.AspNetCore.Http;
@@ -26,7 +26,14 @@ public sealed class ChatCompletionsViaAnthropicTests
     public async Task StartAsync()
     {
         _fake = await FakeUpstreamServer.StartAsync();
-        _app = new LlmServerApp();
+        _app = new LlmServerApp(new Dictionary<string, string?>
+        {
+            ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream",
+            ["LlmServer:Anthropic:BaseUrl"] = _fake.BaseUrl,
+            ["LlmServer:Gateway:Models:0:Name"] = "my-claude",
+            ["LlmServer:Gateway:Models:0:Deployments:0:Upstream"] = "anthropic",
+            ["LlmServer:Gateway:Models:0:Deployments:0:Model"] = "claude-sonnet-4-5",
+        });
     }
 
     [OneTimeTearDown]
@@ -39,7 +46,14 @@ public sealed class ChatCompletionsViaAnthropicTests
     [SetUp]
     public void ResetFake() => _fake.Reset();
 
-    private MessagesUpstream Upstream => new("anthropic", UpstreamDialect.Anthropic, _fake.BaseUrl, "sk-ant-upstream", "claude-sonnet-4-5", new ChatTranslationOptions());
+    private ModelRoute Route
+    {
+        get
+        {
+            Assert.That(_app.Services.GetRequiredService<IModelRouter>().TryResolve("my-claude", out var route), Is.True);
+            return route;
+        }
+    }
 
     private async Task<(int Status, string Body)> RunAsync(string chatJson)
     {
@@ -47,7 +61,7 @@ public sealed class ChatCompletionsViaAnthropicTests
         var context = new DefaultHttpContext();
         using var output = new MemoryStream();
         context.Response.Body = output;
-        await bridge.HandleAsync(context, (JsonObject)JsonNode.Parse(chatJson)!, Upstream);
+        await bridge.HandleAsync(context, (JsonObject)JsonNode.Parse(chatJson)!, Route);
         return (context.Response.StatusCode, Encoding.UTF8.GetString(output.ToArray()));
     }
 
@@ -106,11 +120,29 @@ public sealed class ChatCompletionsViaAnthropicTests
     }
 
     [Test]
-    public async Task Upstream429_ReturnsOpenAiRateLimitError()
+    public async Task Upstream429BeyondTheRetryCap_ReturnsOpenAiRateLimitErrorWithItsRetryAfter()
     {
-        _fake.EnqueueFault(Fault.Http(429, "3"));
-        var (status, body) = await RunAsync("""{"model":"c","messages":[{"role":"user","content":"x"}]}""");
-        Assert.That(status, Is.EqualTo(429));
-        Assert.That((string?)JsonNode.Parse(body)!["error"]!["type"], Is.EqualTo("rate_limit_exceeded"));
+        _fake.EnqueueFault(Fault.Http(429, "60"));
+        var context = new DefaultHttpContext();
+        context.Response.Body = new MemoryStream();
+        var outcome = await _app.Services.GetRequiredService<ChatCompletionsViaAnthropic>()
+            .HandleAsync(context, (JsonObject)JsonNode.Parse("""{"model":"c","messages":[{"role":"user","content":"x"}]}""")!, Route);
+        var body = JsonNode.Parse(Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()))!;
+        Assert.That(context.Response.StatusCode, Is.EqualTo(429));
+        Assert.That(context.Response.Headers.RetryAfter.ToString(), Is.EqualTo("60"));
+        Assert.That((string?)body["error"]!["code"], Is.EqualTo("upstream_rate_limited"));
+        Assert.That(outcome.Error?.Code, Is.EqualTo("upstream_rate_limited"));
+        Assert.That(_fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(1), "a Retry-After beyond the cap is not waited for");
+    }
+
+    [Test]
+    public async Task Upstream503ThenOk_IsRetriedAndAnswers()
+    {
+        _fake.EnqueueFault(Fault.Http(503));
+        _fake.EnqueueFault(Fault.Http(529));
+        var (status, body) = await RunAsync("""{"model":"c","messages":[{"role":"user","content":"재시도"}]}""");
+        Assert.That(status, Is.EqualTo(200), body);
+        Assert.That(ModelReaderWriter.Read<ChatCompletion>(BinaryData.FromString(body))!.Content[0].Text, Is.EqualTo("Echo: 재시도"));
+        Assert.That(_fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(3));
     }
 }

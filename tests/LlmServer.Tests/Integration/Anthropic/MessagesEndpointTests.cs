@@ -317,9 +317,9 @@ public sealed class MessagesEndpointTests
 
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
-    public async Task Upstream500_Returns502ApiErrorWithoutUpstreamInternals(string model)
+    public async Task Upstream500OnEveryRetry_Returns502ApiErrorWithoutUpstreamInternals(string model)
     {
-        _host.Fake.EnqueueFault(Fault.Http(500));
+        for (var i = 0; i < 3; i++) _host.Fake.EnqueueFault(Fault.Http(500));
         using var response = await Post(model, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(502));
         var text = await response.Content.ReadAsStringAsync();
@@ -330,12 +330,12 @@ public sealed class MessagesEndpointTests
     }
 
     [Test]
-    public async Task Upstream529_PassesAsOverloadedError()
+    public async Task Upstream529_IsRetriedLikeAnyOther5xx()
     {
         _host.Fake.EnqueueFault(Fault.Http(529));
         using var response = await Post(ClaudeModel, stream: false);
-        Assert.That((int)response.StatusCode, Is.EqualTo(529));
-        Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"], Is.EqualTo("overloaded_error"));
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That(_host.Fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(2));
     }
 
     [TestCase(ClaudeModel)]

@@ -31,16 +31,12 @@ public sealed class UnhandledErrorTests
         var boom = new InvalidOperationException("failed while reading " + Secret);
         var forwarder = Substitute.For<IUpstreamForwarder>();
         forwarder.SendAsync(Arg.Any<UpstreamRequest>(), Arg.Any<ModelRoute>(), Arg.Any<CancellationToken>()).Throws(boom);
-        var selector = Substitute.For<IMessagesUpstreamSelector>();
-        selector.Select(Arg.Any<string>()).Throws(boom);
         var ledger = Substitute.For<IUsageLedgerStore>();
         ledger.QueryTotalsAsync(default, default, default, default, default).ReturnsForAnyArgs<Task<IReadOnlyList<UsageTotals>>>(_ => throw boom);
         _host = await BadInputHost.StartAsync(s =>
         {
             s.RemoveAll<IUpstreamForwarder>();
             s.AddSingleton(forwarder);
-            s.RemoveAll<IMessagesUpstreamSelector>();
-            s.AddSingleton(selector);
             s.RemoveAll<IUsageLedgerStore>();
             s.AddSingleton(ledger);
             s.AddSingleton<ILoggerProvider>(_logs);

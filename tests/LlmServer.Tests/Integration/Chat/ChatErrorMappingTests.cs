@@ -40,15 +40,15 @@ public sealed class ChatErrorMappingTests : SessionChatFixture
 
         var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
-        await AssertErrorAsync(response, HttpStatusCode.TooManyRequests, "rate_limited");
+        await AssertErrorAsync(response, HttpStatusCode.TooManyRequests, "upstream_rate_limited");
         Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(7)));
-        Assert.That(ResponsesCalls(Fake), Has.Count.EqualTo(1), "no silent retries");
+        Assert.That(ResponsesCalls(Fake), Has.Count.EqualTo(1), "a Retry-After beyond the cap is not slept on");
     }
 
     [Test]
-    public async Task Upstream500_Is502WithoutUpstreamInternals()
+    public async Task Upstream500OnEveryAttempt_Is502WithoutUpstreamInternals()
     {
-        Fake.EnqueueFault(Fault.Http(500));
+        Fake.EnqueueFault(Fault.Http(500), 3);
 
         var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
@@ -63,7 +63,7 @@ public sealed class ChatErrorMappingTests : SessionChatFixture
 
         var response = await PostAsync(Http, "/api/v1/chat", """{"user_prompt":"hi"}""");
 
-        await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_unreachable");
+        await AssertErrorAsync(response, HttpStatusCode.BadGateway, "upstream_invalid_response");
     }
 
     [Test]

@@ -221,12 +221,12 @@ public sealed class GatewayKeysAndLedgerTests
 
         Assert.That((int)failed.StatusCode, Is.EqualTo(502));
         Assert.That((int)notAllowed.StatusCode, Is.EqualTo(403));
-        Assert.That((int)unknown.StatusCode, Is.EqualTo(400));
+        Assert.That((int)unknown.StatusCode, Is.EqualTo(404));
         var rows = await LedgerRowsAsync(id, 6);
         Assert.That(rows, Has.Count.EqualTo(6));
         Assert.That(rows.Select(r => (string)r["route"]!),
             Is.EquivalentTo(new[] { "chat_completions", "chat_completions", "completions", "embeddings", "chat_completions", "completions" }));
-        Assert.That((string?)rows.Single(r => (int)r["status"]! == 400)["error_code"], Is.EqualTo("model_not_found"));
+        Assert.That((string?)rows.Single(r => (int)r["status"]! == 404)["error_code"], Is.EqualTo("model_not_found"));
         var failedRow = rows.Single(r => (int)r["status"]! == 502);
         Assert.That((string?)failedRow["error_code"], Is.EqualTo("upstream_error"));
         Assert.That(failedRow["cost_usd"], Is.Null);

@@ -45,9 +45,9 @@ public sealed class GatewayProxyTests
     [TestCase("v1/chat/completions")]
     [TestCase("v1/chat/completions/")]
     [TestCase("V1/Chat/Completions")]
-    public async Task HotPathAndRoutedSpellings_BehaveTheSame(string path)
+    public async Task PathSpellings_ReachTheSameEndpoint(string path)
     {
-        // NOTE: the exact path is dispatched before routing; other spellings go through the mapped endpoint.
+        // NOTE: OpenAI clients differ in case and trailing slashes; routing matches them all to one endpoint.
         const string body = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"top_k":3}""";
         using var http = _host.Client();
 
@@ -84,15 +84,15 @@ public sealed class GatewayProxyTests
     }
 
     [Test]
-    public async Task UnknownModel_Returns400WithOpenAiErrorBody()
+    public async Task UnknownModel_Returns404WithOpenAiErrorBody()
     {
         using var http = _host.Client();
 
         var response = await http.PostAsync("v1/chat/completions", Json("""{"model":"x","messages":[{"role":"user","content":"hi"}]}"""));
         var text = await response.Content.ReadAsStringAsync();
 
-        Assert.That((int)response.StatusCode, Is.EqualTo(400));
-        Assert.That(text, Is.EqualTo("""{"error":{"message":"The model `x` does not exist.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"""));
+        Assert.That((int)response.StatusCode, Is.EqualTo(404));
+        Assert.That(text, Is.EqualTo("""{"error":{"message":"The model `x` does not exist. Use a model listed by GET /v1/models.","type":"invalid_request_error","param":"model","code":"model_not_found"}}"""));
         Assert.That(_host.Fake.Requests, Is.Empty);
     }
 

@@ -96,7 +96,7 @@ public sealed class GatewayResilienceTests
         var (status, json, _, response) = await PostAsync(Chat());
 
         Assert.That(status, Is.EqualTo(429));
-        Assert.That((string?)json!["error"]!["code"], Is.EqualTo("rate_limit_exceeded"));
+        Assert.That((string?)json!["error"]!["code"], Is.EqualTo("upstream_rate_limited"));
         Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(120)));
         Assert.That(_host.Fake.Requests, Has.Count.EqualTo(1));
     }

@@ -111,7 +111,7 @@ public sealed class AdminKeysApiTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((bool)body["success"]!, Is.False);
-        Assert.That((string)body["error"]!["code"]!, Is.EqualTo("unauthorized"));
+        Assert.That((string)body["error"]!["code"]!, Is.EqualTo("invalid_api_key"));
         Assert.That(body["trace_id"], Is.Not.Null);
         Assert.That(body.ToJsonString(), Does.Not.Contain(Master));
     }

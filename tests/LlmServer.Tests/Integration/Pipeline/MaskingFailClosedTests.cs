@@ -66,7 +66,7 @@ public sealed class MaskingFailClosedTests
         foreach (var original in MaskingSessionTests.AwsOriginals) Assert.That(text, Does.Not.Contain(original));
         Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty, "never sent raw");
         var row = (await RowsAsync(_host, 1)).Single();
-        Assert.That((row.Status, row.ErrorCode, row.KeyId), Is.EqualTo((503, "masking_failed", "master")));
+        Assert.That((row.Status, row.ErrorCode, row.KeyId), Is.EqualTo((503, "masking_unavailable", "master")));
     }
 
     [TestCase("/api/v1/chat")]

@@ -252,14 +252,14 @@ public sealed class MessagesMaskingTests
     }
 
     [Test]
-    public async Task KeyOverItsBudget_Gets429RateLimitErrorWithRetryAfter()
+    public async Task KeyOverItsTotalBudget_Gets429RateLimitError_WithoutRetryAfter_SinceATotalNeverResets()
     {
         var (key, _) = await CreateKeyAsync(_http, new { name = "poor", budget = new { total_usd = 0.0001 } });
 
         using var response = await PostAsync(key, ClaudeModel, "an expensive question");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
-        Assert.That(response.Headers.RetryAfter, Is.Not.Null);
+        Assert.That(response.Headers.RetryAfter, Is.Null);
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("rate_limit_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("budget").IgnoreCase);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Tests.Unit.Anthropic;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Anthropic;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Tests.Unit.Anthropic;
 
@@ -163,39 +164,6 @@ public sealed class MessagesEventsToChatChunksTests
         var frames = SseTestFrames.Parse(buffer);
         Assert.That(frames[^1].Data, Is.EqualTo("[DONE]"));
         Assert.That((string?)SseTestFrames.Json(frames[^2].Data)["error"]!["message"], Is.EqualTo("Overloaded"));
-    }
-}
-
-[TestFixture]
-public sealed class AnthropicErrorMapTests
-{
-    [TestCase(400, "invalid_request_error")]
-    [TestCase(401, "authentication_error")]
-    [TestCase(403, "permission_error")]
-    [TestCase(404, "not_found_error")]
-    [TestCase(413, "request_too_large")]
-    [TestCase(422, "invalid_request_error")]
-    [TestCase(429, "rate_limit_error")]
-    [TestCase(500, "api_error")]
-    [TestCase(504, "timeout_error")]
-    [TestCase(529, "overloaded_error")]
-    public void Status_MapsToAnthropicErrorType(int status, string type) =>
-        Assert.That(AnthropicErrorMap.TypeForStatus(status), Is.EqualTo(type));
-
-    [TestCase(429, 429, "rate_limit_error")]
-    [TestCase(500, 502, "api_error")]
-    [TestCase(502, 502, "api_error")]
-    [TestCase(529, 529, "overloaded_error")]
-    [TestCase(401, 502, "api_error")]
-    [TestCase(400, 400, "invalid_request_error")]
-    public void UpstreamStatus_MapsToClientStatus(int upstream, int status, string type) =>
-        Assert.That(AnthropicErrorMap.ForUpstreamStatus(upstream), Is.EqualTo((status, type)));
-
-    [Test]
-    public void SseReader_JoinsDataLinesAndSkipsComments()
-    {
-        var frames = SseTestFrames.Parse(": keepalive\n\nevent: a\ndata: {\"x\":\ndata: 1}\n\ndata: [DONE]\n\n");
-        Assert.That(frames, Is.EqualTo(new List<(string?, string)> { ("a", "{\"x\":\n1}"), (null, "[DONE]") }));
     }
 }
 

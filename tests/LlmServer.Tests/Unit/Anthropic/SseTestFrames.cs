@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json.Nodes;
-using LlmServer.Services.Anthropic;
+using LlmServer.Services.Streaming;
 
 namespace LlmServer.Tests.Unit.Anthropic;
 
@@ -14,7 +14,7 @@ internal static class SseTestFrames
     {
         var frames = new List<(string?, string)>();
         using var reader = new SseReader(new MemoryStream(Encoding.UTF8.GetBytes(text)));
-        while (reader.ReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult() is { } e) frames.Add((e.Event, e.Data));
+        while (reader.ReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult()) frames.Add((reader.EventName, reader.DataText));
         return frames;
     }
 

@@ -3,6 +3,10 @@ using LlmServer.Dto.Chat;
 using LlmServer.Services.Accounting;
 using LlmServer.Services.Chat;
 using LlmServer.Services.Errors;
+using LlmServer.Services.Exchange;
+using LlmServer.Services.Limits;
+using LlmServer.Services.Masking;
+using LlmServer.Tests.Unit.Masking;
 using LlmServer.Services.Pricing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -30,7 +34,12 @@ public sealed class ChatServiceTests
         _usage = Substitute.For<IUsageSink>();
         var pricing = new PricingOptions { Models = { ["gpt-4o-mini"] = new ModelPrice { Input = 0.15m, CachedInput = 0.075m, Output = 0.60m } } };
         var costs = new CostCalculator(Monitor(pricing));
-        _service = new ChatService(_upstream, _store, costs, _usage, Monitor(new ChatOptions()), TimeProvider.System, NullLogger<ChatService>.Instance);
+        var admission = Substitute.For<IRequestAdmission>();
+        admission.AdmitAsync(default, default!, default, default, default)
+            .ReturnsForAnyArgs(Task.FromResult(new Admission(AdmissionOutcome.Admitted, null, 0, null)));
+        var steps = new ExchangeSteps(admission, MaskingKit.Service(new MaskingOptions { Policy = MaskingPolicy.Off }), _usage, costs,
+            TimeProvider.System, NullLogger<ExchangeSteps>.Instance);
+        _service = new ChatService(_upstream, _store, costs, steps, Monitor(new ChatOptions()), TimeProvider.System, NullLogger<ChatService>.Instance);
     }
 
     private static IOptionsMonitor<T> Monitor<T>(T value)
@@ -114,6 +123,6 @@ public sealed class ChatServiceTests
     {
         yield return new UpstreamStreamEvent("par", null);
         await Task.Yield();
-        throw new LlmServerException(ErrorKind.Unreachable, "upstream_unreachable", "cut");
+        throw LlmServerException.From(ExchangeErrors.UpstreamDisconnected);
     }
 }

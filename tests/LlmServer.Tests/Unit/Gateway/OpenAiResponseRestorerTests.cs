@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using LlmServer.Api.Proxy;
+using LlmServer.Services.Dialects.OpenAi;
+using LlmServer.Services.Exchange;
 using LlmServer.Tests.Unit.Masking;
 
 namespace LlmServer.Tests.Unit.Gateway;
@@ -11,7 +12,7 @@ public sealed class OpenAiResponseRestorerTests
 {
     private const string Original = "i-1234567890abcdef0";
 
-    private static async Task<(OpenAiResponseRestorer Restorer, string Placeholder)> StartAsync(GatewayRoute route)
+    private static async Task<(OpenAiResponseRestorer Restorer, string Placeholder)> StartAsync(ExchangeSurface route)
     {
         var session = MaskingKit.Session();
         var masked = await session.MaskAsync("check " + Original);
@@ -36,7 +37,7 @@ public sealed class OpenAiResponseRestorerTests
     [Test]
     public async Task ResponsesFunctionCallArguments_SplitPlaceholder_RestoredAsJson_AndTheDoneEventToo()
     {
-        var (restorer, placeholder) = await StartAsync(GatewayRoute.Responses);
+        var (restorer, placeholder) = await StartAsync(ExchangeSurface.Responses);
         var args = $$"""{"id":"{{placeholder}}"}""";
         var deltas = new StringBuilder();
         for (var i = 0; i < args.Length; i += 4)
@@ -56,7 +57,7 @@ public sealed class OpenAiResponseRestorerTests
     [Test]
     public async Task ChatStream_EndingOnAPartialPlaceholder_FlushesItAtFinishReason()
     {
-        var (restorer, placeholder) = await StartAsync(GatewayRoute.ChatCompletions);
+        var (restorer, placeholder) = await StartAsync(ExchangeSurface.ChatCompletions);
         JsonObject Chunk(string content, string? finish) => new()
         {
             ["id"] = "c1", ["object"] = "chat.completion.chunk", ["choices"] = new JsonArray(new JsonObject
@@ -76,7 +77,7 @@ public sealed class OpenAiResponseRestorerTests
     [Test]
     public async Task CompletionsStream_WithoutFinishReason_GetsItsTailBeforeDone()
     {
-        var (restorer, placeholder) = await StartAsync(GatewayRoute.Completions);
+        var (restorer, placeholder) = await StartAsync(ExchangeSurface.Completions);
         var first = await FeedAsync(restorer, new JsonObject
         {
             ["id"] = "cmpl-1", ["object"] = "text_completion", ["model"] = "m",
@@ -104,7 +105,7 @@ public sealed class OpenAiResponseRestorerTests
     [Test]
     public async Task EscapedPlaceholderInTheWireJson_IsStillRestored()
     {
-        var (restorer, placeholder) = await StartAsync(GatewayRoute.ChatCompletions);
+        var (restorer, placeholder) = await StartAsync(ExchangeSurface.ChatCompletions);
         var escaped = placeholder.Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal);
         var ev = Encoding.UTF8.GetBytes("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + escaped + "\"},\"finish_reason\":\"stop\"}]}\n\n");
 

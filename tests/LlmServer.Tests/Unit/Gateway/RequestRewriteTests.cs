@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using LlmServer.Api.Proxy;
+using LlmServer.Services.Dialects.OpenAi;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Routing;
 
 namespace LlmServer.Tests.Unit.Gateway;

@@ -3,16 +3,16 @@ using System.Net;
 using System.Net.Http.Headers;
 using LlmServer.Services.Routing;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>A byte edit of the request body: replace <see cref="Remove"/> bytes at <see cref="Offset"/> with <see cref="Insert"/>.</summary>
-internal readonly record struct BodyEdit(int Offset, int Remove, ReadOnlyMemory<byte> Insert);
+public readonly record struct BodyEdit(int Offset, int Remove, ReadOnlyMemory<byte> Insert);
 
 /// <summary>
 /// The client's body with at most two edits: the model name (per deployment, only when it differs) and the
 /// include_usage injection. Written straight from the pooled buffer; no copy of the body is made.
 /// </summary>
-internal sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, BodyEdit? usageEdit) : UpstreamBody
+public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, BodyEdit? usageEdit) : UpstreamBody
 {
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
     private static readonly ReadOnlyMemory<byte> s_modelKey = "\"model\":"u8.ToArray();

@@ -1,12 +1,12 @@
 using System.Text.Json;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>
 /// The top-level fields of a /v1/responses body that decide ownership: whether the upstream will store the
 /// response (<c>store</c>, true unless false; <c>background</c>), and which stored response it continues.
 /// </summary>
-internal readonly record struct ResponsesRequestFields(bool Stored, string? PreviousResponseId)
+public readonly record struct ResponsesRequestFields(bool Stored, string? PreviousResponseId)
 {
     /// <summary>One reader pass over the top level; nested values are skipped. Invalid JSON yields the defaults (the scan reports it).</summary>
     public static ResponsesRequestFields Read(ReadOnlySpan<byte> body)

@@ -1,16 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
-using LlmServer.Api.Pipeline;
+using LlmServer.Api.Dialects;
 using LlmServer.Services.Auth;
+using LlmServer.Services.Exchange;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Api.Pipeline;
 
 /// <summary>
-/// Auth for /v1 and /api/v1 (master key now, virtual keys later through <see cref="IApiKeyAuthenticator"/>),
-/// and the x-llmserver-overhead-ms header on every /v1 response. The proxied POST routes are dispatched here
-/// directly: the hot path skips routing and the middleware that only the other APIs need.
+/// Who is calling, for /v1 and /api/v1: the master key or a virtual key through <see cref="IApiKeyAuthenticator"/>,
+/// presented as <c>Authorization: Bearer</c> or <c>x-api-key</c> (what the OpenAI and Anthropic SDKs send). Starts
+/// the overhead clock that every /v1 response reports in x-llmserver-overhead-ms.
 /// </summary>
-internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticator authenticator, GatewayProxy proxy)
+internal sealed class CallerMiddleware(RequestDelegate next, IApiKeyAuthenticator authenticator)
 {
     public const string OverheadHeader = "x-llmserver-overhead-ms";
 
@@ -42,28 +43,14 @@ internal sealed class GatewayMiddleware(RequestDelegate next, IApiKeyAuthenticat
             var caller = await authenticator.AuthenticateAsync(key, ctx.RequestAborted);
             if (caller is null)
             {
-                await GatewayErrors.WriteUnauthorizedAsync(ctx, missing: string.IsNullOrEmpty(key));
+                var error = ExchangeErrors.InvalidApiKey(missing: string.IsNullOrEmpty(key));
+                await DialectErrorWriter.WriteAsync(ctx, DialectErrorWriter.DialectOf(path), error);
                 return;
             }
             feature.Caller = caller;
         }
-        if (v1 && HttpMethods.IsPost(ctx.Request.Method) && HotRoute(path.Value!) is { } route)
-        {
-            await proxy.ForwardAsync(ctx, route);
-            return;
-        }
         await next(ctx);
     }
-
-    /// <summary>The proxied POST routes by exact path (any other spelling still reaches the mapped endpoints).</summary>
-    private static GatewayRoute? HotRoute(string path) => path switch
-    {
-        "/v1/chat/completions" => GatewayRoute.ChatCompletions,
-        "/v1/completions" => GatewayRoute.Completions,
-        "/v1/responses" => GatewayRoute.Responses,
-        "/v1/embeddings" => GatewayRoute.Embeddings,
-        _ => null,
-    };
 
     internal static string? PresentedKey(IHeaderDictionary headers)
     {

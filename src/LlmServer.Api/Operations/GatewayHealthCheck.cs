@@ -2,7 +2,7 @@ using LlmServer.Services.Transport;
 using LlmServer.Services.Routing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Api.Operations;
 
 /// <summary>
 /// The gateway's part of /health: an upstream is configured, the default model is routable, model discovery

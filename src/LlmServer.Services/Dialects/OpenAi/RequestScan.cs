@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LlmServer.Dto;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>
 /// What the gateway needs from a request body, found with one Utf8JsonReader pass over the top level:
@@ -9,7 +9,7 @@ namespace LlmServer.Api.Proxy;
 /// Everything else is skipped, so unknown fields (vLLM's top_k, guided_json, ...) pass through byte for byte.
 /// The same pass applies <see cref="JsonBodyCheck"/> (UTF-8, surrogates, depth, duplicate keys) to every value.
 /// </summary>
-internal struct RequestScan
+public struct RequestScan
 {
     public string? Model;
     /// <summary>Offset and length of the model value token (quotes included); -1 when absent.</summary>

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using LlmServer.Services.Pricing;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>What a response (or one stream event) says about usage, found without deserialising it.</summary>
-internal struct UsageScan
+public struct UsageScan
 {
     public bool Valid;
     public bool HasUsage;
@@ -16,7 +16,7 @@ internal struct UsageScan
 }
 
 /// <summary>Reads usage in the Chat/Completions/Embeddings shape (prompt_tokens ...) and the Responses shape (input_tokens ...).</summary>
-internal static class UsageScanner
+public static class UsageScanner
 {
     public static UsageScan Scan(ReadOnlySpan<byte> json, bool wantId)
     {

@@ -1,3 +1,4 @@
+using LlmServer.Services.Exchange;
 using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -5,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LlmServer.Services.Masking;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>
 /// Puts the masked originals back into OpenAI-shaped answers: chat completions (message content, tool-call
@@ -14,7 +15,7 @@ namespace LlmServer.Api.Proxy;
 /// placeholder split across chunks is restored whole while nothing else is held back; held text is flushed at
 /// finish_reason, at the part's done event, or before [DONE]. One instance per request.
 /// </summary>
-internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRoute route)
+public sealed class OpenAiResponseRestorer(MaskingSession session, ExchangeSurface route)
 {
     private static readonly JsonSerializerOptions s_json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly SearchValues<char> s_open = SearchValues.Create("<\uFF1C");
@@ -84,7 +85,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
         if (root is not JsonObject o) return null;
         byte[]? before = null;
         bool changed;
-        if (route == GatewayRoute.Responses)
+        if (route == ExchangeSurface.Responses)
         {
             (changed, before) = await RewriteResponsesEventAsync(o, cancellationToken);
         }
@@ -116,7 +117,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
     /// <summary>Before [DONE] (or the end of the stream): a chunk with whatever is still held back, or null.</summary>
     public async ValueTask<byte[]?> FlushAllAsync(CancellationToken cancellationToken)
     {
-        if (route == GatewayRoute.Responses || _restorers.Count == 0) return null;
+        if (route == ExchangeSurface.Responses || _restorers.Count == 0) return null;
         var choices = new JsonArray();
         foreach (var (key, restorer) in _restorers)
         {
@@ -124,7 +125,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
             if (tail.Length == 0) continue;
             var (index, tool) = ParseKey(key);
             JsonObject choice;
-            if (route == GatewayRoute.Completions)
+            if (route == ExchangeSurface.Completions)
             {
                 choice = new JsonObject { ["index"] = index, ["text"] = tail, ["finish_reason"] = null };
             }
@@ -141,7 +142,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
         var chunk = new JsonObject
         {
             ["id"] = _lastId?.DeepClone(),
-            ["object"] = route == GatewayRoute.Completions ? "text_completion" : "chat.completion.chunk",
+            ["object"] = route == ExchangeSurface.Completions ? "text_completion" : "chat.completion.chunk",
             ["created"] = _lastCreated?.DeepClone(),
             ["model"] = _lastModel?.DeepClone(),
             ["choices"] = choices,
@@ -161,7 +162,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
             if (choices[p] is not JsonObject choice) continue;
             var index = choice["index"] is JsonValue iv && iv.TryGetValue<int>(out var i) ? i : p;
             var finished = choice["finish_reason"] is JsonValue fr && fr.GetValueKind() == JsonValueKind.String;
-            if (route == GatewayRoute.Completions)
+            if (route == ExchangeSurface.Completions)
             {
                 changed |= await PushAtAsync(choice, "text", Key(index, -1), false, cancellationToken);
                 continue;
@@ -200,7 +201,7 @@ internal sealed class OpenAiResponseRestorer(MaskingSession session, GatewayRout
             if (tail.Length == 0) continue;
             changed = true;
             var (_, tool) = ParseKey(key);
-            if (route == GatewayRoute.Completions)
+            if (route == ExchangeSurface.Completions)
             {
                 choice["text"] = ((string?)choice["text"] ?? "") + tail;
                 continue;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -5,7 +7,7 @@ using LlmServer.Services.Chat;
 using LlmServer.Services.Routing;
 using Microsoft.Extensions.Options;
 
-namespace LlmServer.Api.Proxy;
+namespace LlmServer.Services.Dialects.OpenAi;
 
 /// <summary>
 /// x-session-id on /v1/chat/completions: the session's stored history is put before the request's messages
@@ -13,12 +15,12 @@ namespace LlmServer.Api.Proxy;
 /// Uses the store of /api/v1/chat (<see cref="IChatHistoryStore"/>), inside the caller's own space: the same id sent
 /// with another key is another session.
 /// </summary>
-internal sealed partial class SessionMemory(IServiceProvider services, IOptions<GatewayOptions> options, TimeProvider time, ILogger<SessionMemory> logger)
+public sealed partial class SessionMemory(IServiceProvider services, IOptions<GatewayOptions> options, TimeProvider time, ILogger<SessionMemory> logger)
 {
     public const string Header = "x-session-id";
 
     /// <summary>The pending turn of one request.</summary>
-    internal sealed class Turn(string owner, string sessionId, string userText)
+    public sealed class Turn(string owner, string sessionId, string userText)
     {
         public string Owner { get; } = owner;
         public string SessionId { get; } = sessionId;
