@@ -41,7 +41,7 @@ public sealed partial class ContractTests
 
     private async Task<Verdict> IdleTimeoutMidStream(Surface s, bool stream)
     {
-        _resilience.Fake.EnqueueFault(On(s, Fault.Stall(2, s_longer)));
+        _resilience.Fake.EnqueueFault(On(s, Fault.Stall(s.ChunksThroughFirstText, s_longer)));
         return new(Observed.Expect(s.Dialect, ExchangeErrors.UpstreamStalled, upstreamCalls: 1, midStream: true), await ExchangeAsync(_resilience, s, s.Request(stream)));
     }
 
@@ -59,7 +59,7 @@ public sealed partial class ContractTests
 
     private async Task<Verdict> CutStream(Surface s, bool stream)
     {
-        _resilience.Fake.EnqueueFault(On(s, Fault.EndEarly(2)));
+        _resilience.Fake.EnqueueFault(On(s, Fault.EndEarly(s.ChunksThroughFirstText)));
         return new(Observed.Expect(s.Dialect, ExchangeErrors.UpstreamDisconnected, upstreamCalls: 1, midStream: true), await ExchangeAsync(_resilience, s, s.Request(stream)));
     }
 

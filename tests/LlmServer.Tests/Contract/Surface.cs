@@ -32,6 +32,17 @@ public sealed record Surface(string Name, string Path, ContractDialect Dialect, 
     public static readonly Surface ChatCompletionsToAnthropic = new("S5_chat_completions_to_anthropic", "/v1/chat/completions", ContractDialect.OpenAi, ClaudeModel, "/v1/messages");
     public static readonly Surface SessionChat = new("S6_session_chat", "/api/v1/chat", ContractDialect.Session, OpenAiModel, "/v1/responses");
 
+    /// <summary>
+    /// Events the fake's stream on <see cref="UpstreamPath"/> sends up to and including its first text delta: a stream
+    /// fault after that many has put text in front of the client on every surface.
+    /// </summary>
+    public int ChunksThroughFirstText => UpstreamPath switch
+    {
+        "/v1/responses" => 5,   // created, in_progress, output_item.added, content_part.added, delta
+        "/v1/messages" => 4,    // message_start, content_block_start, ping, content_block_delta
+        _ => 2,                 // the role chunk, the first content chunk
+    };
+
     public static IReadOnlyList<Surface> All { get; } = [ChatCompletions, Responses, MessagesPassthrough, MessagesTranslated, ChatCompletionsToAnthropic, SessionChat];
 
     /// <summary>A request a client of this surface would send.</summary>

@@ -129,6 +129,23 @@ public sealed class LlmServerHostBuilder
         s["LlmServer:Gateway:Timeouts:IdleSeconds"] = "1";
     });
 
+    /// <summary>
+    /// The first-byte and idle timeouts of every upstream: the gateway's default and the provider sections'
+    /// TimeoutSeconds, which are the implicit OpenAI and Anthropic upstreams' own definition.
+    /// </summary>
+    public LlmServerHostBuilder WithTimeouts(int seconds)
+    {
+        var value = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return WithSettings(s =>
+        {
+            s["LlmServer:Gateway:Timeouts:FirstByteSeconds"] = value;
+            s["LlmServer:Gateway:Timeouts:IdleSeconds"] = value;
+            s["LlmServer:OpenAi:TimeoutSeconds"] = value;
+            s["LlmServer:Anthropic:TimeoutSeconds"] = value;
+            s["LlmServer:Vllm:TimeoutSeconds"] = value;
+        });
+    }
+
     public LlmServerHostBuilder WithSetting(string key, string? value)
     {
         _settings.Add((s, _) => s[key] = value);
