@@ -58,7 +58,7 @@ internal static class AnthropicEndpoints
             {
                 ["id"] = id, ["type"] = "message", ["role"] = "assistant", ["model"] = model, ["content"] = new JsonArray(),
                 ["stop_reason"] = null, ["stop_sequence"] = null,
-                ["usage"] = new JsonObject { ["input_tokens"] = inputTokens, ["output_tokens"] = 1, ["cache_creation_input_tokens"] = 0, ["cache_read_input_tokens"] = server.CachedTokens },
+                ["usage"] = server.AnthropicUsage(inputTokens, 1),
             };
             if (!await Send("message_start", new JsonObject { ["message"] = start })) return;
             JsonObject block = tool is null
@@ -91,11 +91,7 @@ internal static class AnthropicEndpoints
         {
             ["id"] = id, ["type"] = "message", ["role"] = "assistant", ["model"] = model,
             ["content"] = new JsonArray(content), ["stop_reason"] = stopReason, ["stop_sequence"] = null,
-            ["usage"] = new JsonObject
-            {
-                ["input_tokens"] = inputTokens, ["output_tokens"] = outputTokens,
-                ["cache_creation_input_tokens"] = 0, ["cache_read_input_tokens"] = server.CachedTokens,
-            },
+            ["usage"] = server.AnthropicUsage(inputTokens, outputTokens),
         };
         ctx.Response.ContentType = "application/json";
         await ctx.Response.WriteAsync(response.ToJsonString());

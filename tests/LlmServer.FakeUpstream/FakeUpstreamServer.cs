@@ -46,6 +46,9 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
     /// <summary>Models served by /v1/models (vLLM style, with max_model_len).</summary>
     public List<string> Models { get; } = ["gpt-4o-mini", "gpt-4o", "fake-vllm-model"];
 
+    /// <summary>The context length /v1/models reports for every model (vLLM's max_model_len).</summary>
+    public int MaxModelLen { get; set; } = 8192;
+
     /// <summary>When non-empty, only these keys are accepted; others get 401 in the path's dialect.</summary>
     public HashSet<string> ValidKeys { get; } = [];
 
@@ -63,6 +66,24 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
 
     /// <summary>Cached prompt tokens reported in usage (for cost tests).</summary>
     public int CachedTokens { get; set; }
+
+    /// <summary>Anthropic: prompt tokens reported as written to the 5-minute prompt cache (cache_creation.ephemeral_5m_input_tokens).</summary>
+    public int CacheCreation5mTokens { get; set; }
+
+    /// <summary>Anthropic: prompt tokens reported as written to the 1-hour prompt cache (cache_creation.ephemeral_1h_input_tokens).</summary>
+    public int CacheCreation1hTokens { get; set; }
+
+    /// <summary>Anthropic usage as the API reports it: input without the cache, reads and writes (split by lifetime) beside it.</summary>
+    internal System.Text.Json.Nodes.JsonObject AnthropicUsage(int inputTokens, int outputTokens) => new()
+    {
+        ["input_tokens"] = inputTokens, ["output_tokens"] = outputTokens,
+        ["cache_creation_input_tokens"] = CacheCreation5mTokens + CacheCreation1hTokens,
+        ["cache_read_input_tokens"] = CachedTokens,
+        ["cache_creation"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["ephemeral_5m_input_tokens"] = CacheCreation5mTokens, ["ephemeral_1h_input_tokens"] = CacheCreation1hTokens,
+        },
+    };
 
     /// <summary>Delay between stream chunks.</summary>
     public TimeSpan ChunkDelay { get; set; } = TimeSpan.Zero;
@@ -110,6 +131,8 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         ChunkSize = null;
         ChunkDelay = TimeSpan.Zero;
         CachedTokens = 0;
+        CacheCreation5mTokens = 0;
+        CacheCreation1hTokens = 0;
         Interlocked.Exchange(ref _aborted, 0);
         _abortSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -18,11 +18,11 @@ internal static class OpenAiEndpoints
         app.MapGet("/v1/models", () => Results.Text(new JsonObject
         {
             ["object"] = "list",
-            ["data"] = new JsonArray(server.Models.Select(m => (JsonNode)Model(m)).ToArray()),
+            ["data"] = new JsonArray(server.Models.Select(m => (JsonNode)Model(m, server.MaxModelLen)).ToArray()),
         }.ToJsonString(), "application/json"));
 
         app.MapGet("/v1/models/{id}", (string id) => server.Models.Contains(id)
-            ? Results.Text(Model(id).ToJsonString(), "application/json")
+            ? Results.Text(Model(id, server.MaxModelLen).ToJsonString(), "application/json")
             : Results.Text(Error($"The model `{id}` does not exist.", "invalid_request_error", "model_not_found"), "application/json", statusCode: 404));
 
         app.MapGet("/health", () => Results.Ok());
@@ -36,10 +36,10 @@ internal static class OpenAiEndpoints
             : Results.Text(Error($"No response found with id '{id}'.", "invalid_request_error", null), "application/json", statusCode: 404));
     }
 
-    private static JsonObject Model(string id) => new()
+    private static JsonObject Model(string id, int maxModelLen) => new()
     {
         ["id"] = id, ["object"] = "model", ["created"] = Created, ["owned_by"] = "fake",
-        ["root"] = id, ["parent"] = null, ["max_model_len"] = 8192,
+        ["root"] = id, ["parent"] = null, ["max_model_len"] = maxModelLen,
     };
 
     private static string Error(string message, string type, string? code) =>

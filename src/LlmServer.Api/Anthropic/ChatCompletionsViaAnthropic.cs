@@ -48,7 +48,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
     /// <summary>Serves the request; <paramref name="chatRequest"/> is the parsed, validated (and masked) OpenAI body.</summary>
     public async Task<ViaAnthropicOutcome> HandleAsync(HttpContext context, JsonObject chatRequest, ModelRoute route, IChatAnswerRelay? relay = null)
     {
-        var body = new MessagesBody(chatRequest);
+        var body = new TranslatedBody(d => AnthropicJson.ToUtf8(ChatToMessagesRequest.Translate(chatRequest, d.UpstreamModel)));
         if (body.Check(route.At(0)) is { } invalid) return await FailAsync(context, ExchangeErrors.InvalidRequest(invalid), null);
         var model = chatRequest["model"] is JsonValue mv && mv.TryGetValue<string>(out var m) ? m : route.Model.Name;
         var stream = chatRequest["stream"] is JsonValue s && s.TryGetValue<bool>(out var b) && b;
@@ -66,7 +66,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
             LogUpstreamStatus(logger, result.Deployment!.Upstream.Name, result.UpstreamStatus);
             var (refusal, gone) = await ReadWholeAsync(result);
             if (gone) return new(null, result.Deployment, true);
-            return await FailAsync(context, ExchangeErrors.UpstreamRejected(result.UpstreamStatus, refusal is null ? null : UpstreamMessage(refusal)), result.Deployment);
+            return await FailAsync(context, ExchangeErrors.UpstreamRejected(result.UpstreamStatus, refusal is null ? null : UpstreamRefusal.MessageOf(refusal)), result.Deployment);
         }
         return stream
             ? await RelayStreamAsync(context, result, model, includeUsage, relay)
@@ -198,52 +198,6 @@ public sealed partial class ChatCompletionsViaAnthropic(
         await SseRelay.WriteAsync(context, output);
     }
 
-    private static string? UpstreamMessage(byte[] body)
-    {
-        try
-        {
-            return JsonNode.Parse(body)?["error"]?["message"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The Anthropic Messages body for one deployment (its model name), translated once per upstream model.</summary>
-    private sealed class MessagesBody(JsonObject chat) : UpstreamBody
-    {
-        private readonly Dictionary<string, byte[]> _byModel = new(StringComparer.Ordinal);
-
-        /// <summary>Translates for <paramref name="deployment"/> up front; the reason when the request cannot be translated.</summary>
-        public string? Check(Deployment deployment)
-        {
-            try
-            {
-                _ = Bytes(deployment);
-                return null;
-            }
-            catch (AnthropicTranslationException e)
-            {
-                return e.Message;
-            }
-        }
-
-        public override HttpContent Create(Deployment deployment)
-        {
-            var content = new ByteArrayContent(Bytes(deployment));
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            return content;
-        }
-
-        private byte[] Bytes(Deployment deployment)
-        {
-            if (_byModel.TryGetValue(deployment.UpstreamModel, out var bytes)) return bytes;
-            bytes = AnthropicJson.ToUtf8(ChatToMessagesRequest.Translate(chat, deployment.UpstreamModel));
-            _byModel[deployment.UpstreamModel] = bytes;
-            return bytes;
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Anthropic upstream {Upstream} answered a chat completion with HTTP {Status}")]
     private static partial void LogUpstreamStatus(ILogger logger, string upstream, int status);

@@ -7,6 +7,7 @@ using LlmServer.Services.Masking;
 using LlmServer.Services.Pricing;
 using LlmServer.Services.Routing;
 using LlmServer.Services.Streaming;
+using LlmServer.Services.Tokens;
 using LlmServer.Services.Transport;
 
 namespace LlmServer.Api.Anthropic;
@@ -21,12 +22,27 @@ public sealed partial class MessagesProxy
     private async Task TranslateAsync(HttpContext context, ExchangeState x, ModelRoute route, MessagesRequest request, MaskingSession? restore,
         MessagesOutcome outcome)
     {
-        var body = new TranslatedBody(request.Body);
+        ContextDecision fit = default;
+        var first = true;
+        var contextLength = route.Model.MaxModelLen;
+        var body = new TranslatedBody(d =>
+        {
+            var options = MessagesTranslation.OptionsFor(d, contextLength);
+            if (ContextLimits.Applies(contextLength, (long?)request.Body["max_tokens"]))
+            {
+                options = options with { PromptTokens = tokens.CountRequest(d.UpstreamModel, AnthropicJson.ToUtf8(request.Body)) };
+            }
+            var bytes = AnthropicJson.ToUtf8(MessagesToChatRequest.Translate(request.Body, options, out var decision));
+            if (first) fit = decision;
+            first = false;
+            return bytes;
+        });
         if (body.Check(route.At(0)) is { } invalid)
         {
             outcome.Error = ExchangeErrors.InvalidRequest(invalid);
             return;
         }
+        if (fit.Verdict == ContextVerdict.Clamped) context.Response.Headers[ContextDecision.ClampedHeader] = fit.ClampedHeaderValue;
         var upstreamRequest = new UpstreamRequest(HttpMethod.Post, "chat/completions", body, request.Stream ? "text/event-stream" : "application/json");
         using var result = await forwarder.SendAsync(upstreamRequest, route, context.RequestAborted);
         x.Upstream = result.Deployment?.Upstream.Name;
@@ -44,7 +60,7 @@ public sealed partial class MessagesProxy
         {
             LogUpstreamStatus(logger, result.Deployment!.Upstream.Name, result.UpstreamStatus);
             var bytes = await ReadWholeAsync(result, outcome);
-            if (bytes is not null) outcome.Error = ExchangeErrors.UpstreamRejected(result.UpstreamStatus, UpstreamMessage(bytes));
+            if (bytes is not null) outcome.Error = ExchangeErrors.UpstreamRejected(result.UpstreamStatus, UpstreamRefusal.MessageOf(bytes));
             return;
         }
         if (request.Stream) await TranslateStreamAsync(context, x, result, request, restore, outcome);
@@ -70,7 +86,7 @@ public sealed partial class MessagesProxy
             outcome.Error = ExchangeErrors.UpstreamInvalidResponse;
             return;
         }
-        x.Usage = FromOpenAi(completion["usage"]);
+        x.Usage = UsageJson.FromOpenAi(completion["usage"]);
         var message = ChatToMessagesResponse.Translate(completion, request.Model, request.StopSequences);
         if (restore is not null) await AnthropicResponseRestorer.RestoreMessageAsync(message, restore, context.RequestAborted);
         var answer = AnthropicJson.ToUtf8(message);
@@ -152,7 +168,7 @@ public sealed partial class MessagesProxy
         }
         finally
         {
-            x.Usage = FromOpenAi(converter.UpstreamUsage);
+            x.Usage = UsageJson.FromOpenAi(converter.UpstreamUsage);
         }
         if (outcome.Error is { } failed)
         {
@@ -176,61 +192,4 @@ public sealed partial class MessagesProxy
         }
     }
 
-    /// <summary>The upstream's own words about a refused request (OpenAI's error.message, or a bare message/detail).</summary>
-    private static string? UpstreamMessage(byte[] body)
-    {
-        try
-        {
-            var node = JsonNode.Parse(body);
-            return Str(node?["error"]?["message"]) ?? Str(node?["message"]) ?? Str(node?["detail"]);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-        static string? Str(JsonNode? n) => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-    }
-
-    private static TokenUsage? FromOpenAi(JsonNode? usage) => usage is JsonObject u
-        ? new TokenUsage(
-            (long?)u["prompt_tokens"] ?? 0,
-            (long?)u["prompt_tokens_details"]?["cached_tokens"] ?? 0,
-            (long?)u["completion_tokens"] ?? 0,
-            (long?)u["completion_tokens_details"]?["reasoning_tokens"] ?? 0)
-        : null;
-
-    /// <summary>The chat.completions body for one deployment (its model name and token field), translated once per deployment.</summary>
-    private sealed class TranslatedBody(JsonObject messages) : UpstreamBody
-    {
-        private readonly Dictionary<string, byte[]> _byDeployment = new(StringComparer.Ordinal);
-
-        /// <summary>Translates for <paramref name="deployment"/> up front; the reason when the request cannot be translated.</summary>
-        public string? Check(Deployment deployment)
-        {
-            try
-            {
-                _ = Bytes(deployment);
-                return null;
-            }
-            catch (AnthropicTranslationException e)
-            {
-                return e.Message;
-            }
-        }
-
-        public override HttpContent Create(Deployment deployment)
-        {
-            var content = new ByteArrayContent(Bytes(deployment));
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            return content;
-        }
-
-        private byte[] Bytes(Deployment deployment)
-        {
-            if (_byDeployment.TryGetValue(deployment.Id, out var bytes)) return bytes;
-            bytes = AnthropicJson.ToUtf8(MessagesToChatRequest.Translate(messages, MessagesTranslation.OptionsFor(deployment)));
-            _byDeployment[deployment.Id] = bytes;
-            return bytes;
-        }
-    }
 }

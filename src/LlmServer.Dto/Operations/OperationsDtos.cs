@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LlmServer.Dto.Operations;
 
 /// <summary>Budgets in USD per period; null means no limit for that period.</summary>
@@ -80,7 +82,14 @@ public sealed record UsageGroupDto
     public long Requests { get; init; }
     public long Errors { get; init; }
     public long InputTokens { get; init; }
+    /// <summary>Prompt tokens read from the prompt cache (part of InputTokens).</summary>
     public long CachedTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 5-minute prompt cache (part of InputTokens).</summary>
+    [JsonPropertyName("cache_creation_5m_tokens")]
+    public long CacheCreation5mTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 1-hour prompt cache (part of InputTokens).</summary>
+    [JsonPropertyName("cache_creation_1h_tokens")]
+    public long CacheCreation1hTokens { get; init; }
     public long OutputTokens { get; init; }
     public long ReasoningTokens { get; init; }
     public decimal CostUsd { get; init; }
@@ -110,7 +119,14 @@ public sealed record UsageRequestDto
     public string? Upstream { get; init; }
     public int Status { get; init; }
     public long InputTokens { get; init; }
+    /// <summary>Prompt tokens read from the prompt cache (part of InputTokens).</summary>
     public long CachedTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 5-minute prompt cache (part of InputTokens).</summary>
+    [JsonPropertyName("cache_creation_5m_tokens")]
+    public long CacheCreation5mTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 1-hour prompt cache (part of InputTokens).</summary>
+    [JsonPropertyName("cache_creation_1h_tokens")]
+    public long CacheCreation1hTokens { get; init; }
     public long OutputTokens { get; init; }
     public long ReasoningTokens { get; init; }
     public decimal? CostUsd { get; init; }

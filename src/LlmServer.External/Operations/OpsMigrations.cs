@@ -82,6 +82,16 @@ internal static class OpsMigrations
             turn_stored INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL);
         CREATE INDEX ix_owned_responses_created ON owned_responses (created_at);
         """),
+        // Prompt-cache writes, priced apart from plain input: Anthropic's 5-minute and 1-hour cache lifetimes.
+        (4,
+        """
+        ALTER TABLE usage_ledger ADD COLUMN cache_creation_5m_tokens BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE usage_ledger ADD COLUMN cache_creation_1h_tokens BIGINT NOT NULL DEFAULT 0;
+        """,
+        """
+        ALTER TABLE usage_ledger ADD COLUMN cache_creation_5m_tokens BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE usage_ledger ADD COLUMN cache_creation_1h_tokens BIGINT NOT NULL DEFAULT 0;
+        """),
     ];
 
     /// <summary>The newest schema version.</summary>

@@ -17,7 +17,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         id AS Id, ts AS Ts, key_id AS KeyId, session_id AS SessionId, route AS Route, model AS Model, upstream AS Upstream,
         status AS Status, input_tokens AS InputTokens, cached_tokens AS CachedTokens, output_tokens AS OutputTokens,
         reasoning_tokens AS ReasoningTokens, cost_nano AS CostNano, api_key_source AS ApiKeySource, latency_ms AS LatencyMs,
-        overhead_ms AS OverheadMs, stream AS Stream, masked_counts AS MaskedCounts, error_code AS ErrorCode, body AS Body
+        overhead_ms AS OverheadMs, stream AS Stream, masked_counts AS MaskedCounts, error_code AS ErrorCode, body AS Body,
+        cache_creation_5m_tokens AS CacheCreation5mTokens, cache_creation_1h_tokens AS CacheCreation1hTokens
         """;
 
     public async Task WriteBatchAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
@@ -37,12 +38,13 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         cmd.Transaction = (SqliteTransaction)tx;
         cmd.CommandText = """
             INSERT INTO usage_ledger (ts, key_id, session_id, route, model, upstream, status, input_tokens, cached_tokens, output_tokens,
-                reasoning_tokens, cost_nano, api_key_source, latency_ms, overhead_ms, stream, masked_counts, error_code, body)
+                reasoning_tokens, cost_nano, api_key_source, latency_ms, overhead_ms, stream, masked_counts, error_code, body,
+                cache_creation_5m_tokens, cache_creation_1h_tokens)
             VALUES ($ts, $key_id, $session_id, $route, $model, $upstream, $status, $input, $cached, $output,
-                $reasoning, $cost, $source, $latency, $overhead, $stream, $masked, $error, $body)
+                $reasoning, $cost, $source, $latency, $overhead, $stream, $masked, $error, $body, $write5m, $write1h)
             """;
         string[] names = ["$ts", "$key_id", "$session_id", "$route", "$model", "$upstream", "$status", "$input", "$cached", "$output",
-            "$reasoning", "$cost", "$source", "$latency", "$overhead", "$stream", "$masked", "$error", "$body"];
+            "$reasoning", "$cost", "$source", "$latency", "$overhead", "$stream", "$masked", "$error", "$body", "$write5m", "$write1h"];
         var ps = names.Select(n => cmd.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
         foreach (var r in records)
         {
@@ -60,7 +62,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
     {
         await using var w = await c.BeginBinaryImportAsync("""
             COPY usage_ledger (ts, key_id, session_id, route, model, upstream, status, input_tokens, cached_tokens, output_tokens,
-                reasoning_tokens, cost_nano, api_key_source, latency_ms, overhead_ms, stream, masked_counts, error_code, body) FROM STDIN (FORMAT BINARY)
+                reasoning_tokens, cost_nano, api_key_source, latency_ms, overhead_ms, stream, masked_counts, error_code, body,
+                cache_creation_5m_tokens, cache_creation_1h_tokens) FROM STDIN (FORMAT BINARY)
             """, ct).ConfigureAwait(false);
         foreach (var r in records)
         {
@@ -92,6 +95,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
             {
                 await WriteTextAsync(w, (string?)v[i], ct).ConfigureAwait(false);
             }
+            await w.WriteAsync((long)v[19]!, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
+            await w.WriteAsync((long)v[20]!, NpgsqlDbType.Bigint, ct).ConfigureAwait(false);
         }
         await w.CompleteAsync(ct).ConfigureAwait(false);
     }
@@ -106,7 +111,7 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         r.CostUsd is decimal usd ? (object)(long)decimal.Round(usd * 1_000_000_000m) : null,
         r.ApiKeySource, r.LatencyMs, r.OverheadMs, r.Stream ? 1 : 0,
         r.MaskedCounts is { Count: > 0 } m ? JsonSerializer.Serialize(m) : null,
-        r.ErrorCode, r.Body,
+        r.ErrorCode, r.Body, r.CacheCreation5mTokens, r.CacheCreation1hTokens,
     ];
 
     public async Task<IReadOnlyList<UsageBucket>> QueryTimeSeriesAsync(DateTimeOffset from, DateTimeOffset to, TimeSpan bucket, UsageGroupBy? splitBy, string? keyId, CancellationToken cancellationToken)
@@ -123,6 +128,7 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
             SELECT (ts / @bucketMs) * @bucketMs AS BucketStart, {group} AS "Group", COUNT(*) AS Requests,
                 {db.SumInt("CASE WHEN status >= 400 THEN 1 ELSE 0 END")} AS Errors,
                 {db.SumInt("input_tokens")} AS InputTokens, {db.SumInt("cached_tokens")} AS CachedTokens,
+                {db.SumInt("cache_creation_5m_tokens")} AS CacheCreation5mTokens, {db.SumInt("cache_creation_1h_tokens")} AS CacheCreation1hTokens,
                 {db.SumInt("output_tokens")} AS OutputTokens, {db.SumInt("reasoning_tokens")} AS ReasoningTokens,
                 {db.SumInt("cost_nano")} AS CostNano, COALESCE(AVG(latency_ms), 0) AS AvgLatencyMs
             FROM usage_ledger WHERE ts >= @from AND ts < @to {(keyId is null ? "" : "AND key_id = @keyId")}
@@ -147,6 +153,7 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         var sql = $"""
             SELECT {group} AS "Group", COUNT(*) AS Requests, {db.SumInt("CASE WHEN status >= 400 THEN 1 ELSE 0 END")} AS Errors,
                 {db.SumInt("input_tokens")} AS InputTokens, {db.SumInt("cached_tokens")} AS CachedTokens,
+                {db.SumInt("cache_creation_5m_tokens")} AS CacheCreation5mTokens, {db.SumInt("cache_creation_1h_tokens")} AS CacheCreation1hTokens,
                 {db.SumInt("output_tokens")} AS OutputTokens, {db.SumInt("reasoning_tokens")} AS ReasoningTokens,
                 {db.SumInt("cost_nano")} AS CostNano, COALESCE(AVG(latency_ms), 0) AS AvgLatencyMs
             FROM usage_ledger WHERE ts >= @from AND ts < @to {(keyId is null ? "" : "AND key_id = @keyId")}
@@ -189,6 +196,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         public long Errors { get; set; }
         public long InputTokens { get; set; }
         public long CachedTokens { get; set; }
+        public long CacheCreation5mTokens { get; set; }
+        public long CacheCreation1hTokens { get; set; }
         public long OutputTokens { get; set; }
         public long ReasoningTokens { get; set; }
         public long CostNano { get; set; }
@@ -201,6 +210,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
             Errors = Errors,
             InputTokens = InputTokens,
             CachedTokens = CachedTokens,
+            CacheCreation5mTokens = CacheCreation5mTokens,
+            CacheCreation1hTokens = CacheCreation1hTokens,
             OutputTokens = OutputTokens,
             ReasoningTokens = ReasoningTokens,
             CostUsd = CostNano / 1_000_000_000m,
@@ -220,6 +231,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
         public int Status { get; set; }
         public long InputTokens { get; set; }
         public long CachedTokens { get; set; }
+        public long CacheCreation5mTokens { get; set; }
+        public long CacheCreation1hTokens { get; set; }
         public long OutputTokens { get; set; }
         public long ReasoningTokens { get; set; }
         public long? CostNano { get; set; }
@@ -242,6 +255,8 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
             Status = Status,
             InputTokens = InputTokens,
             CachedTokens = CachedTokens,
+            CacheCreation5mTokens = CacheCreation5mTokens,
+            CacheCreation1hTokens = CacheCreation1hTokens,
             OutputTokens = OutputTokens,
             ReasoningTokens = ReasoningTokens,
             CostUsd = CostNano is long n ? n / 1_000_000_000m : null,

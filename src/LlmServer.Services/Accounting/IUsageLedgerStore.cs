@@ -18,6 +18,8 @@ public sealed record UsageTotals
     public long Errors { get; init; }
     public long InputTokens { get; init; }
     public long CachedTokens { get; init; }
+    public long CacheCreation5mTokens { get; init; }
+    public long CacheCreation1hTokens { get; init; }
     public long OutputTokens { get; init; }
     public long ReasoningTokens { get; init; }
     public decimal CostUsd { get; init; }

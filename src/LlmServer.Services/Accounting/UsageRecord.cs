@@ -13,7 +13,12 @@ public sealed record UsageRecord
     public string? Upstream { get; init; }
     public int Status { get; init; }
     public long InputTokens { get; init; }
+    /// <summary>Prompt tokens read from the prompt cache (part of <see cref="InputTokens"/>).</summary>
     public long CachedTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 5-minute prompt cache (part of <see cref="InputTokens"/>).</summary>
+    public long CacheCreation5mTokens { get; init; }
+    /// <summary>Prompt tokens written to Anthropic's 1-hour prompt cache (part of <see cref="InputTokens"/>).</summary>
+    public long CacheCreation1hTokens { get; init; }
     public long OutputTokens { get; init; }
     public long ReasoningTokens { get; init; }
     /// <summary>Null when the price is unknown or a user's own key paid.</summary>

@@ -16,13 +16,16 @@ public sealed class AnthropicUsageScanner(bool stream)
     private readonly ArrayBufferWriter<byte> _pending = new(256);
     private long _input;
     private long _cacheRead;
-    private long _cacheWrite;
+    private long _cacheWrite5m;
+    private long _cacheWrite1h;
     private long _output;
     private bool _seen;
     private bool _overflow;
 
     /// <summary>Usage seen so far, in the shared accounting shape (input includes cache reads and writes).</summary>
-    public TokenUsage? Usage => _seen ? new TokenUsage(_input + _cacheRead + _cacheWrite, _cacheRead, _output) : null;
+    public TokenUsage? Usage => _seen
+        ? new TokenUsage(_input + _cacheRead + _cacheWrite5m + _cacheWrite1h, _cacheRead, _output, 0, _cacheWrite5m, _cacheWrite1h)
+        : null;
 
     /// <summary>Feeds the next bytes exactly as they were forwarded.</summary>
     public void Feed(ReadOnlySpan<byte> data)
@@ -93,7 +96,8 @@ public sealed class AnthropicUsageScanner(bool stream)
         _seen = true;
         if (J.Long(u["input_tokens"]) is { } i) _input = i;
         if (J.Long(u["cache_read_input_tokens"]) is { } r) _cacheRead = r;
-        if (J.Long(u["cache_creation_input_tokens"]) is { } w) _cacheWrite = w;
+        // NOTE: message_delta repeats the counts cumulatively when it carries them; a field it leaves out keeps message_start's value.
+        if (u.ContainsKey("cache_creation_input_tokens") || u.ContainsKey("cache_creation")) (_cacheWrite5m, _cacheWrite1h) = UsageJson.CacheCreation(u);
         if (J.Long(u["output_tokens"]) is { } o) _output = o;
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Pricing;
 using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Anthropic;
@@ -96,7 +97,34 @@ public static class ChatToMessagesRequest
         }
 
         if (J.Bool(chat["stream"])) request["stream"] = true;
+        Think(request, J.Str(chat["reasoning_effort"]), input);
         return request;
+    }
+
+    /// <summary>
+    /// reasoning_effort becomes extended thinking with a budget. Anthropic's rules for thinking: max_tokens above
+    /// the budget (raised by the budget, so the answer keeps the room the client asked for), no temperature or
+    /// top_k, top_p only from 0.95, no forced tool, and a turn continuing after a tool call must resend the signed
+    /// thinking block that preceded the call, which an OpenAI conversation does not have; in those last two
+    /// cases the request goes without thinking rather than being refused.
+    /// </summary>
+    private static void Think(JsonObject request, string? reasoningEffort, JsonArray input)
+    {
+        if (ReasoningEffort.BudgetFor(reasoningEffort) is not int budget) return;
+        if (J.Str(request["tool_choice"]?["type"]) is "any" or "tool") return;
+        for (var i = input.Count - 1; i >= 0; i--)
+        {
+            var role = J.Str(input[i]?["role"]);
+            if (role is "tool" or "function") continue;
+            if (role == "assistant" && input[i]?["tool_calls"] is JsonArray { Count: > 0 }) return;
+            break;
+        }
+        request["thinking"] = new JsonObject { ["type"] = "enabled", ["budget_tokens"] = (long)budget };
+        var maxTokens = J.Long(request["max_tokens"]) ?? DefaultMaxTokens;
+        if (maxTokens <= budget) request["max_tokens"] = budget + maxTokens;
+        request.Remove("temperature");
+        request.Remove("top_k");
+        if (request["top_p"] is JsonValue p && (!p.TryGetValue<double>(out var topP) || topP < 0.95)) request.Remove("top_p");
     }
 
     /// <summary>Consecutive messages of one role merge: Anthropic expects user and assistant turns to alternate.</summary>
@@ -274,13 +302,21 @@ public static class MessagesToChatResponse
         var cacheWrite = J.Long(usage?["cache_creation_input_tokens"]) ?? 0;
         var output = J.Long(usage?["output_tokens"]) ?? 0;
         var prompt = input + cacheRead + cacheWrite;
-        return new JsonObject
+        var result = new JsonObject
         {
             ["prompt_tokens"] = prompt,
             ["completion_tokens"] = output,
             ["total_tokens"] = prompt + output,
             ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cacheRead },
         };
+        // NOTE: OpenAI has no field for cache writes, which cost more than plain input; they ride beside prompt_tokens
+        // under Anthropic's names (as LiteLLM does), so the ledger and a cost-aware client can price them.
+        if (cacheWrite > 0 && usage is JsonObject u)
+        {
+            var (fiveMinutes, oneHour) = UsageJson.CacheCreation(u);
+            UsageJson.WriteAnthropicCacheCreation(result, fiveMinutes, oneHour);
+        }
+        return result;
     }
 }
 

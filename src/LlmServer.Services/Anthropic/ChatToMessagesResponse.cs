@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Pricing;
 using LlmServer.Services.Streaming;
 
 namespace LlmServer.Services.Anthropic;
@@ -80,13 +81,15 @@ public static class ChatToMessagesResponse
     {
         var prompt = J.Long(usage?["prompt_tokens"]) ?? 0;
         var cached = J.Long(usage?["prompt_tokens_details"]?["cached_tokens"]) ?? 0;
-        return new JsonObject
+        var (fiveMinutes, oneHour) = usage is JsonObject u ? UsageJson.CacheCreation(u) : (0, 0);
+        var result = new JsonObject
         {
-            ["input_tokens"] = Math.Max(0, prompt - cached),
+            ["input_tokens"] = Math.Max(0, prompt - cached - fiveMinutes - oneHour),
             ["output_tokens"] = J.Long(usage?["completion_tokens"]) ?? 0,
-            ["cache_creation_input_tokens"] = 0,
-            ["cache_read_input_tokens"] = cached,
         };
+        UsageJson.WriteAnthropicCacheCreation(result, fiveMinutes, oneHour);
+        result["cache_read_input_tokens"] = cached;
+        return result;
     }
 
     private static JsonObject ToolUse(string? id, string? name, string? arguments) => new()

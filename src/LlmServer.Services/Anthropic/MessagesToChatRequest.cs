@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using LlmServer.Services.Routing;
 
 namespace LlmServer.Services.Anthropic;
 
@@ -14,6 +15,18 @@ public sealed record ChatTranslationOptions
 
     /// <summary>max_tokens (vLLM, most compatible servers) or max_completion_tokens (OpenAI, required by o-series).</summary>
     public string MaxTokensField { get; init; } = "max_tokens";
+
+    /// <summary>
+    /// True when the upstream accepts <c>reasoning_effort</c> for this model (see <see cref="ReasoningEffort.Accepts"/>):
+    /// Anthropic's <c>thinking</c> / <c>output_config.effort</c> become it. False: they are dropped.
+    /// </summary>
+    public bool PassReasoningEffort { get; init; }
+
+    /// <summary>The deployment's context length in tokens (configured MaxModelLen or vLLM's max_model_len); null: unknown.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>The request's estimated prompt tokens, counted by the caller when <see cref="ContextLength"/> is known.</summary>
+    public long? PromptTokens { get; init; }
 }
 
 /// <summary>Anthropic Messages request -> OpenAI chat.completions request.</summary>
@@ -35,9 +48,17 @@ public static class MessagesToChatRequest
     private const string BillingHeaderPrefix = "x-anthropic-billing-header:";
 
     /// <summary>Translates; throws <see cref="AnthropicTranslationException"/> on a shape that cannot be expressed.</summary>
-    public static JsonObject Translate(JsonObject request, ChatTranslationOptions? options = null)
+    public static JsonObject Translate(JsonObject request, ChatTranslationOptions? options = null) => Translate(request, options, out _);
+
+    /// <summary>
+    /// Translates, fitting max_tokens into the deployment's context (<see cref="ChatTranslationOptions.ContextLength"/>);
+    /// <paramref name="context"/> says whether it was lowered. A prompt that does not fit at all throws
+    /// <see cref="AnthropicTranslationException"/> with Anthropic's "prompt is too long" message.
+    /// </summary>
+    public static JsonObject Translate(JsonObject request, ChatTranslationOptions? options, out ContextDecision context)
     {
         options ??= new ChatTranslationOptions();
+        context = default;
         var chat = new JsonObject { ["model"] = options.UpstreamModel ?? J.Str(request["model"]) };
         var messages = new JsonArray();
 
@@ -68,11 +89,18 @@ public static class MessagesToChatRequest
         chat["messages"] = messages;
 
         if (request["max_tokens"] is JsonNode maxTokens) chat[options.MaxTokensField] = maxTokens.DeepClone();
+        if (options.PromptTokens is long prompt && ContextLimits.Applies(options.ContextLength, J.Long(request["max_tokens"])))
+        {
+            context = ContextLimits.Decide(options.ContextLength, prompt, J.Long(request["max_tokens"]));
+            if (context.Verdict == ContextVerdict.PromptTooLong) throw new AnthropicTranslationException(context.AnthropicMessage);
+            if (context.Verdict == ContextVerdict.Clamped) chat[options.MaxTokensField] = context.MaxTokens;
+        }
         if (request["temperature"] is JsonNode t) chat["temperature"] = t.DeepClone();
         if (request["top_p"] is JsonNode p) chat["top_p"] = p.DeepClone();
         if (options.PassTopK && request["top_k"] is JsonNode k) chat["top_k"] = k.DeepClone();
         if (request["stop_sequences"] is JsonArray { Count: > 0 } stops) chat["stop"] = stops.DeepClone();
         if (J.Str(request["metadata"]?["user_id"]) is { } user) chat["user"] = user;
+        if (options.PassReasoningEffort && ReasoningEffort.FromAnthropic(request) is { } effort) chat["reasoning_effort"] = effort;
 
         if (request["tools"] is JsonArray { Count: > 0 } tools)
         {

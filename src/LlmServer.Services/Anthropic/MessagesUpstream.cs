@@ -31,11 +31,21 @@ public static class MessagesTranslation
 {
     /// <summary>
     /// The translation options of <paramref name="deployment"/>: its upstream model name; top_k only where the
-    /// server takes it (vLLM and other OpenAI-compatible servers); OpenAI and Azure want max_completion_tokens.
+    /// server takes it (vLLM and other OpenAI-compatible servers); OpenAI and Azure want max_completion_tokens;
+    /// reasoning_effort where the upstream takes it for the model; the model's context length when known.
     /// </summary>
-    public static ChatTranslationOptions OptionsFor(Deployment deployment) => deployment.Kind == UpstreamKinds.OpenAiCompatible
-        ? new ChatTranslationOptions { UpstreamModel = deployment.UpstreamModel, PassTopK = true, MaxTokensField = "max_tokens" }
-        : new ChatTranslationOptions { UpstreamModel = deployment.UpstreamModel, PassTopK = false, MaxTokensField = "max_completion_tokens" };
+    public static ChatTranslationOptions OptionsFor(Deployment deployment, int? contextLength = null)
+    {
+        var vllm = deployment.Kind == UpstreamKinds.OpenAiCompatible;
+        return new ChatTranslationOptions
+        {
+            UpstreamModel = deployment.UpstreamModel,
+            PassTopK = vllm,
+            MaxTokensField = vllm ? "max_tokens" : "max_completion_tokens",
+            PassReasoningEffort = ReasoningEffort.Accepts(deployment.Kind, deployment.UpstreamModel),
+            ContextLength = contextLength,
+        };
+    }
 }
 
 /// <summary>Registration of the Anthropic-format protocol layer.</summary>

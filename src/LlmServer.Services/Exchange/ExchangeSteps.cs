@@ -133,6 +133,8 @@ public sealed partial class ExchangeSteps(
             Status = status,
             InputTokens = usage.InputTokens,
             CachedTokens = usage.CachedTokens,
+            CacheCreation5mTokens = usage.CacheCreation5mTokens,
+            CacheCreation1hTokens = usage.CacheCreation1hTokens,
             OutputTokens = usage.OutputTokens,
             ReasoningTokens = usage.ReasoningTokens,
             CostUsd = x.ApiKeySource == "server" ? cost : null,

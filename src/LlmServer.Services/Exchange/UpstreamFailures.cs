@@ -22,11 +22,12 @@ public static class UpstreamFailures
 
     /// <summary>
     /// The entry for an answer that broke while its body was read: a timer fired (idle gap or total deadline), or
-    /// the connection was lost. Null when the client went away.
+    /// the connection was lost, or it sent something that is no event stream. Null when the client went away.
     /// </summary>
     public static ExchangeError? BrokenBody(UpstreamResult result, Exception e) =>
         result.CancelledByClient ? null
         : e is OperationCanceledException ? ExchangeErrors.UpstreamStalled
+        : e is InvalidDataException ? ExchangeErrors.UpstreamInvalidResponse
         : ExchangeErrors.UpstreamDisconnected;
 
     private static long? Seconds(TimeSpan? t) => t is { } v ? Math.Max(1, (long)Math.Ceiling(v.TotalSeconds)) : null;

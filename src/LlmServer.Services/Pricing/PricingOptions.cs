@@ -6,8 +6,27 @@ public sealed record ModelPrice
     /// <summary>USD per 1M uncached input tokens.</summary>
     public decimal Input { get; init; }
 
-    /// <summary>USD per 1M cached input tokens (defaults to the input price when null).</summary>
+    /// <summary>
+    /// USD per 1M input tokens read from the prompt cache (OpenAI: the model's cached price). Null: for a claude-*
+    /// model <see cref="AnthropicCacheReadFactor"/> x input, for any other the input price, so an unknown
+    /// discount never under-counts.
+    /// </summary>
     public decimal? CachedInput { get; init; }
+
+    /// <summary>USD per 1M input tokens written to Anthropic's 5-minute prompt cache; null: <see cref="CacheWrite5mFactor"/> x input.</summary>
+    public decimal? CacheWrite5m { get; init; }
+
+    /// <summary>USD per 1M input tokens written to Anthropic's 1-hour prompt cache; null: <see cref="CacheWrite1hFactor"/> x input.</summary>
+    public decimal? CacheWrite1h { get; init; }
+
+    /// <summary>Anthropic's price of a cache read, relative to the input price.</summary>
+    public const decimal AnthropicCacheReadFactor = 0.1m;
+
+    /// <summary>Anthropic's price of a 5-minute cache write, relative to the input price.</summary>
+    public const decimal CacheWrite5mFactor = 1.25m;
+
+    /// <summary>Anthropic's price of a 1-hour cache write, relative to the input price.</summary>
+    public const decimal CacheWrite1hFactor = 2m;
 
     /// <summary>USD per 1M output tokens (reasoning tokens included, as OpenAI bills them).</summary>
     public decimal Output { get; init; }

@@ -36,6 +36,8 @@ public sealed class CodingAgentCliTests
             Assert.Ignore("LLMSERVER_TEST_AGENT_CLIENTS is not set: run through scripts/test.sh, which installs Claude Code and Codex from npm.");
         }
         _fake = await FakeUpstreamServer.StartAsync();
+        // NOTE: Claude Code's system prompt and tools alone are about 11k tokens; a coding model's context is far larger than the fake's default.
+        _fake.MaxModelLen = 131072;
         _app = new LlmServerApp(new Dictionary<string, string?>
         {
             ["LlmServer:Auth:MasterKey"] = MasterKey,

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using LlmServer.FakeUpstream;
 using LlmServer.Tests.Infrastructure;
@@ -18,11 +17,7 @@ public sealed class NodeSdkClientTests
     [Test]
     public async Task OfficialNodeSdks_ChatResponsesEmbeddingsModelsAndMessages_Work()
     {
-        var dir = Environment.GetEnvironmentVariable("LLMSERVER_TEST_NODE_CLIENTS");
-        if (string.IsNullOrEmpty(dir))
-        {
-            Assert.Ignore("LLMSERVER_TEST_NODE_CLIENTS is not set: run through scripts/test.sh, which installs the npm SDKs.");
-        }
+        var dir = NodeClients.Directory();
         await using var fake = await FakeUpstreamServer.StartAsync();
         await using var app = new LlmServerApp(new Dictionary<string, string?>
         {
@@ -34,7 +29,12 @@ public sealed class NodeSdkClientTests
         app.StartServer();
         using var probe = app.CreateClient();
 
-        var result = await RunNodeAsync(dir!, probe.BaseAddress!.ToString().TrimEnd('/'));
+        var result = await NodeClients.RunAsync(dir, "clients.mjs", new Dictionary<string, string>
+        {
+            ["LLMSERVER_URL"] = probe.BaseAddress!.ToString().TrimEnd('/'),
+            ["LLMSERVER_KEY"] = MasterKey,
+            ["LLMSERVER_PROMPT"] = Prompt,
+        }, TimeSpan.FromSeconds(60));
 
         var expected = "Echo: " + Prompt;
         Assert.Multiple(() =>
@@ -63,25 +63,5 @@ public sealed class NodeSdkClientTests
             Assert.That((string?)result["messages_bad_json"]?["body"]?["error"]?["type"], Is.EqualTo("invalid_request_error"));
         });
         Assert.That(fake.Requests.All(r => r.ApiKey == "sk-vllm-upstream"), Is.True, "the upstream sees the server's key, never the caller's");
-    }
-
-    private static async Task<JsonNode> RunNodeAsync(string dir, string baseUrl)
-    {
-        var psi = new ProcessStartInfo("node", "clients.mjs")
-        {
-            WorkingDirectory = dir,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.Environment["LLMSERVER_URL"] = baseUrl;
-        psi.Environment["LLMSERVER_KEY"] = MasterKey;
-        psi.Environment["LLMSERVER_PROMPT"] = Prompt;
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        Assert.That(process.ExitCode, Is.EqualTo(0), await stderr);
-        return JsonNode.Parse(await stdout) ?? throw new InvalidOperationException("node printed nothing");
     }
 }

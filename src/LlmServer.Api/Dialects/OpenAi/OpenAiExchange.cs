@@ -215,7 +215,13 @@ internal sealed partial class OpenAiExchange(
         var surface = call.X.Surface;
         var streamsUsage = surface is ExchangeSurface.ChatCompletions or ExchangeSurface.Completions;
         var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
-        var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)surface], new SplicedBody(body, scan, usageEdit),
+        var (refused, maxTokensEdit) = surface == ExchangeSurface.ChatCompletions ? FitContext(call, modelRoute.Model, body, scan) : default;
+        if (refused is not null)
+        {
+            await FailAsync(call, refused);
+            return;
+        }
+        var request = new UpstreamRequest(HttpMethod.Post, s_paths[(int)surface], new SplicedBody(body, scan, usageEdit, maxTokensEdit),
             scan.Stream ? "text/event-stream" : "application/json");
         using var result = await forwarder.SendAsync(request, modelRoute, call.Ctx.RequestAborted);
         call.Feature.UpstreamTicks += result.UpstreamTicks;

@@ -18,6 +18,9 @@ public struct RequestScan
     public bool Stream;
     /// <summary>max_tokens / max_completion_tokens / max_output_tokens when given (for the budget reservation).</summary>
     public long? MaxTokens;
+    /// <summary>Offset and length of the max_tokens value token (-1: absent), to lower it in place when the context is short.</summary>
+    public int MaxTokensStart;
+    public int MaxTokensLength;
     /// <summary>Offset of the '{' of stream_options (-1: absent), and whether that object has members.</summary>
     public int StreamOptionsStart;
     public int StreamOptionsLength;
@@ -35,7 +38,7 @@ public struct RequestScan
 
     public static RequestScan Run(ReadOnlySpan<byte> body)
     {
-        var scan = new RequestScan { ModelStart = -1, StreamOptionsStart = -1, IncludeUsageStart = -1 };
+        var scan = new RequestScan { ModelStart = -1, StreamOptionsStart = -1, IncludeUsageStart = -1, MaxTokensStart = -1 };
         if (JsonBodyCheck.CheckUtf8(body) is { } encoding)
         {
             scan.Error = encoding.Message;
@@ -147,6 +150,8 @@ public struct RequestScan
                             return scan;
                         }
                         if (max > 0) scan.MaxTokens = max;
+                        scan.MaxTokensStart = (int)reader.TokenStartIndex;
+                        scan.MaxTokensLength = reader.ValueSpan.Length;
                     }
                     else if (!check.SkipValue(ref reader, body))
                     {

@@ -9,10 +9,11 @@ namespace LlmServer.Services.Dialects.OpenAi;
 public readonly record struct BodyEdit(int Offset, int Remove, ReadOnlyMemory<byte> Insert);
 
 /// <summary>
-/// The client's body with at most two edits: the model name (per deployment, only when it differs) and the
-/// include_usage injection. Written straight from the pooled buffer; no copy of the body is made.
+/// The client's body with at most three edits: the model name (per deployment, only when it differs), the
+/// include_usage injection and a max_tokens lowered to fit the context. Written straight from the pooled
+/// buffer; no copy of the body is made.
 /// </summary>
-public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, BodyEdit? usageEdit) : UpstreamBody
+public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, BodyEdit? usageEdit, BodyEdit? maxTokensEdit = null) : UpstreamBody
 {
     private static readonly MediaTypeHeaderValue s_json = new("application/json");
     private static readonly ReadOnlyMemory<byte> s_modelKey = "\"model\":"u8.ToArray();
@@ -37,7 +38,7 @@ public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, Bod
             if (scan.PropertyCount > 0) insert[^1] = (byte)',';
             modelEdit = new BodyEdit(scan.ObjectStart + 1, 0, insert);
         }
-        var content = new Content(body, modelEdit, usageEdit);
+        var content = new Content(body, modelEdit, usageEdit, maxTokensEdit);
         content.Headers.ContentType = s_json;
         return content;
     }
@@ -55,22 +56,32 @@ public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, Bod
         return new BodyEdit(scan.ObjectEnd, 0, ",\"stream_options\":{\"include_usage\":true}"u8.ToArray());
     }
 
-    private sealed class Content(ReadOnlyMemory<byte> body, BodyEdit? a, BodyEdit? b) : HttpContent
+    private sealed class Content : HttpContent
     {
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        private readonly ReadOnlyMemory<byte> _body;
+        private readonly BodyEdit[] _edits;
+
+        public Content(ReadOnlyMemory<byte> body, BodyEdit? a, BodyEdit? b, BodyEdit? c)
         {
-            var (first, second) = Order(a, b);
-            var pos = await WriteEditAsync(stream, first, 0, cancellationToken).ConfigureAwait(false);
-            pos = await WriteEditAsync(stream, second, pos, cancellationToken).ConfigureAwait(false);
-            if (pos < body.Length) await stream.WriteAsync(body[pos..], cancellationToken).ConfigureAwait(false);
+            _body = body;
+            _edits = new BodyEdit[(a.HasValue ? 1 : 0) + (b.HasValue ? 1 : 0) + (c.HasValue ? 1 : 0)];
+            var n = 0;
+            if (a is { } x) _edits[n++] = x;
+            if (b is { } y) _edits[n++] = y;
+            if (c is { } z) _edits[n] = z;
+            if (_edits.Length > 1) Array.Sort(_edits, static (p, q) => p.Offset.CompareTo(q.Offset));
         }
 
-        private async ValueTask<int> WriteEditAsync(Stream stream, BodyEdit? edit, int pos, CancellationToken cancellationToken)
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            if (edit is not { } e) return pos;
-            if (e.Offset > pos) await stream.WriteAsync(body[pos..e.Offset], cancellationToken).ConfigureAwait(false);
-            if (!e.Insert.IsEmpty) await stream.WriteAsync(e.Insert, cancellationToken).ConfigureAwait(false);
-            return e.Offset + e.Remove;
+            var pos = 0;
+            foreach (var e in _edits)
+            {
+                if (e.Offset > pos) await stream.WriteAsync(_body[pos..e.Offset], cancellationToken).ConfigureAwait(false);
+                if (!e.Insert.IsEmpty) await stream.WriteAsync(e.Insert, cancellationToken).ConfigureAwait(false);
+                pos = e.Offset + e.Remove;
+            }
+            if (pos < _body.Length) await stream.WriteAsync(_body[pos..], cancellationToken).ConfigureAwait(false);
         }
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
@@ -78,13 +89,9 @@ public sealed class SplicedBody(ReadOnlyMemory<byte> body, RequestScan scan, Bod
 
         protected override bool TryComputeLength(out long length)
         {
-            length = body.Length;
-            if (a is { } x) length += x.Insert.Length - x.Remove;
-            if (b is { } y) length += y.Insert.Length - y.Remove;
+            length = _body.Length;
+            foreach (var e in _edits) length += e.Insert.Length - e.Remove;
             return true;
         }
-
-        private static (BodyEdit?, BodyEdit?) Order(BodyEdit? x, BodyEdit? y) =>
-            x is { } p && y is { } q && q.Offset < p.Offset ? (y, x) : (x, y);
     }
 }

@@ -87,10 +87,13 @@ public static class UsageScanner
 
     private static TokenUsage ReadUsage(ref Utf8JsonReader reader)
     {
-        long input = 0, output = 0, cached = 0, reasoning = 0;
+        long input = 0, output = 0, cached = 0, reasoning = 0, write = 0, write5m = 0, write1h = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
         {
             if (reader.ValueTextEquals("prompt_tokens"u8) || reader.ValueTextEquals("input_tokens"u8)) input = ReadLong(ref reader);
+            // NOTE: Anthropic's cache writes beside an OpenAI usage (LiteLLM, this server's translation of a Claude answer), already inside prompt_tokens.
+            else if (reader.ValueTextEquals("cache_creation_input_tokens"u8)) write = ReadLong(ref reader);
+            else if (reader.ValueTextEquals("cache_creation"u8)) (write5m, write1h) = ReadCacheCreation(ref reader);
             else if (reader.ValueTextEquals("completion_tokens"u8) || reader.ValueTextEquals("output_tokens"u8)) output = ReadLong(ref reader);
             else if (reader.ValueTextEquals("prompt_tokens_details"u8) || reader.ValueTextEquals("input_tokens_details"u8)) cached = ReadDetail(ref reader, "cached_tokens"u8);
             else if (reader.ValueTextEquals("completion_tokens_details"u8) || reader.ValueTextEquals("output_tokens_details"u8)) reasoning = ReadDetail(ref reader, "reasoning_tokens"u8);
@@ -100,7 +103,30 @@ public static class UsageScanner
                 reader.Skip();
             }
         }
-        return new TokenUsage(input, cached, output, reasoning);
+        write = Math.Max(write, write5m + write1h);
+        return new TokenUsage(input, cached, output, reasoning, write - write1h, write1h);
+    }
+
+    private static (long FiveMinutes, long OneHour) ReadCacheCreation(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return (0, 0);
+        }
+        long fiveMinutes = 0, oneHour = 0;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+        {
+            if (reader.ValueTextEquals("ephemeral_5m_input_tokens"u8)) fiveMinutes = ReadLong(ref reader);
+            else if (reader.ValueTextEquals("ephemeral_1h_input_tokens"u8)) oneHour = ReadLong(ref reader);
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+        return (fiveMinutes, oneHour);
     }
 
     private static long ReadLong(ref Utf8JsonReader reader)

@@ -251,3 +251,55 @@ public sealed class MessagesTransportTests
         Assert.That((row.Status, row.ErrorCode), Is.EqualTo((502, "upstream_error")));
     }
 }
+
+/// <summary>A breaker that opens after two failures: once open, /v1/messages answers at once, without calling the upstream.</summary>
+[TestFixture]
+public sealed class MessagesCircuitTests
+{
+    private FakeUpstreamServer _claude = null!;
+    private GatewayHost _host = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _claude = await FakeUpstreamServer.StartAsync();
+        _host = await GatewayHost.StartAsync(s =>
+        {
+            s["LlmServer:Gateway:Upstreams:1:Name"] = "claude";
+            s["LlmServer:Gateway:Upstreams:1:Kind"] = "anthropic";
+            s["LlmServer:Gateway:Upstreams:1:BaseUrl"] = _claude.BaseUrl;
+            s["LlmServer:Gateway:Upstreams:1:ApiKey"] = "sk-ant";
+            s["LlmServer:Gateway:Upstreams:1:Models:0"] = "claude-sonnet-4-5";
+            s["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "2";
+            s["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30";
+        });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _host.DisposeAsync();
+        await _claude.DisposeAsync();
+    }
+
+    [Test]
+    public async Task AllCircuitsOpen_Is503OverloadedWithRetryAfter_AndNoUpstreamCall()
+    {
+        using var http = _host.Client();
+        StringContent Body() => new("""{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"x"}]}""", Encoding.UTF8, "application/json");
+        _claude.EnqueueFault(Fault.Http(503), times: 3);
+        // NOTE: the circuit opens during this request's retries (two failures are enough), so it ends 502 or already 503.
+        using (var failing = await http.PostAsync("/v1/messages", Body())) Assert.That((int)failing.StatusCode, Is.AnyOf(502, 503));
+        var calls = _claude.Requests.Count;
+
+        using var response = await http.PostAsync("/v1/messages", Body());
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(503));
+        Assert.That((string?)body["error"]!["type"], Is.EqualTo("overloaded_error"));
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        Assert.That(_claude.Requests.Count, Is.EqualTo(calls), "an open circuit sends nothing");
+        var row = await _host.Usage.WaitForAsync(r => r.Status == 503);
+        Assert.That(row.ErrorCode, Is.EqualTo("upstream_unavailable"));
+    }
+}
