@@ -27,6 +27,7 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
     private readonly ConcurrentQueue<RecordedRequest> _received = new();
     private int _aborted;
     private TaskCompletionSource _abortSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _arrival = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private FakeUpstreamServer(WebApplication app) => _app = app;
 
@@ -143,6 +144,19 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         return await Task.WhenAny(t, Task.Delay(timeout)) == t;
     }
 
+    /// <summary>Completes when a request matching <paramref name="match"/> has been received (or after the timeout, returning false).</summary>
+    public async Task<bool> WaitForRequestAsync(Func<RecordedRequest, bool> match, TimeSpan timeout)
+    {
+        using var patience = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var arrival = Volatile.Read(ref _arrival).Task;
+            if (_received.Any(match)) return true;
+            try { await arrival.WaitAsync(patience.Token); }
+            catch (OperationCanceledException) { return false; }
+        }
+    }
+
     /// <summary>Counts the caller's abort of this request once, whichever of the abort callback or a failed write sees it first.</summary>
     internal void NoteAbortedOnce(HttpContext ctx)
     {
@@ -191,6 +205,7 @@ public sealed class FakeUpstreamServer : IAsyncDisposable
         };
         _received.Enqueue(recorded);
         ctx.Items["recorded"] = recorded;
+        Interlocked.Exchange(ref _arrival, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
         if (AzurePaths.IsAzure(ctx) && !await AzurePaths.AdmitAsync(ctx, server: this)) return;
         var anthropic = ctx.Request.Path.StartsWithSegments("/v1/messages");

@@ -15,6 +15,8 @@ public enum FaultKind
     MalformedJson,
     /// <summary>Streams: send <see cref="Fault.AfterChunks"/> chunks, then abort the connection without [DONE]. Plain answers: part of the body, then abort.</summary>
     CutStream,
+    /// <summary>Streams: send <see cref="Fault.AfterChunks"/> chunks, then end the response cleanly without the stream's final event ([DONE], message_stop, response.completed).</summary>
+    EndStreamEarly,
 }
 
 /// <summary>One programmed fault. Queue it with FakeUpstreamServer.EnqueueFault; each request takes one.</summary>
@@ -33,4 +35,5 @@ public sealed record Fault(FaultKind Kind)
     public static Fault ResetConnection() => new(FaultKind.Reset);
     public static Fault Malformed() => new(FaultKind.MalformedJson);
     public static Fault Cut(int afterChunks) => new(FaultKind.CutStream) { AfterChunks = afterChunks };
+    public static Fault EndEarly(int afterChunks) => new(FaultKind.EndStreamEarly) { AfterChunks = afterChunks };
 }

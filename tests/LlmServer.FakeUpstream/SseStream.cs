@@ -38,6 +38,11 @@ internal sealed class SseStream
                 _ctx.Abort();
                 return false;
             }
+            if (_fault is { Kind: FaultKind.EndStreamEarly } && _sent >= _fault.AfterChunks)
+            {
+                // NOTE: a clean end (chunked terminator) is read to the last byte, unlike a reset that can drop unread data.
+                return false;
+            }
             if (_fault is { Kind: FaultKind.StallMidStream } && _sent == _fault.AfterChunks)
             {
                 await Task.Delay(_fault.Delay, _ctx.RequestAborted);

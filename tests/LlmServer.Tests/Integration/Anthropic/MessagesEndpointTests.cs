@@ -24,38 +24,36 @@ public sealed class MessagesEndpointTests
     private const string AnthropicUpstreamKey = "sk-ant-upstream-secret";
     private const string VllmUpstreamKey = "vllm-upstream-secret";
 
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
+    private LlmServerHost _host = null!;
     private HttpClient _http = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = new LlmServerApp(new Dictionary<string, string?>
-        {
-            ["LlmServer:Anthropic:ApiKey"] = AnthropicUpstreamKey,
-            ["LlmServer:Anthropic:BaseUrl"] = _fake.BaseUrl,
-            ["LlmServer:Anthropic:TimeoutSeconds"] = "2",
-            ["LlmServer:Vllm:BaseUrl"] = _fake.V1Url,
-            ["LlmServer:Vllm:ApiKey"] = VllmUpstreamKey,
-            ["LlmServer:Vllm:TimeoutSeconds"] = "2",
-        });
-        _app.UseKestrel(0);
-        _app.StartServer();
-        _http = _app.CreateClient();
+        _host = await LlmServerHostBuilder.Create()
+            .WithAnthropic(AnthropicUpstreamKey)
+            .WithVllm()
+            .WithSettings(s =>
+            {
+                s["LlmServer:Anthropic:TimeoutSeconds"] = "2";
+                s["LlmServer:Vllm:ApiKey"] = VllmUpstreamKey;
+                s["LlmServer:Vllm:TimeoutSeconds"] = "2";
+            })
+            .WithRealLedger()
+            .OnKestrel()
+            .StartAsync();
+        _http = _host.Client(null);
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
         _http.Dispose();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        await _host.DisposeAsync();
     }
 
     [SetUp]
-    public void ResetFake() => _fake.Reset();
+    public void ResetFake() => _host.Fake.Reset();
 
     private AnthropicClient Sdk() => new()
     {
@@ -106,13 +104,13 @@ public sealed class MessagesEndpointTests
             : null,
     };
 
-    private RecordedRequest UpstreamCall() => _fake.Requests.Single(r => r.Method == "POST");
+    private RecordedRequest UpstreamCall() => _host.Fake.Requests.Single(r => r.Method == "POST");
 
     [TestCase(ClaudeModel, "/v1/messages")]
     [TestCase(VllmModel, "/v1/chat/completions")]
     public async Task Sdk_PlainMessage_ReturnsTextStopReasonAndUsage(string model, string upstreamPath)
     {
-        _fake.CachedTokens = 3;
+        _host.Fake.CachedTokens = 3;
 
         var message = await Sdk().Messages.Create(Params(model, "서울 날씨 어때?"));
 
@@ -268,7 +266,7 @@ public sealed class MessagesEndpointTests
         Assert.That((string?)error["type"], Is.EqualTo("error"));
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("invalid_request_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("JSON"));
-        Assert.That(_fake.Requests, Is.Empty);
+        Assert.That(_host.Fake.Requests, Is.Empty);
     }
 
     [TestCase("""{"max_tokens":10,"messages":[{"role":"user","content":"x"}]}""", "model")]
@@ -282,7 +280,7 @@ public sealed class MessagesEndpointTests
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("invalid_request_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain(field));
-        Assert.That(_fake.Requests, Is.Empty);
+        Assert.That(_host.Fake.Requests, Is.Empty);
     }
 
     [TestCase("/v1/messages", """[1]""", "The request body must be a JSON object.")]
@@ -302,14 +300,14 @@ public sealed class MessagesEndpointTests
         Assert.That((string?)error["type"], Is.EqualTo("error"));
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("invalid_request_error"));
         Assert.That((string?)error["error"]!["message"], Is.EqualTo(message));
-        Assert.That(_fake.Requests, Is.Empty);
+        Assert.That(_host.Fake.Requests, Is.Empty);
     }
 
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
     public async Task Upstream429_Returns429RateLimitErrorWithRetryAfter(string model)
     {
-        _fake.EnqueueFault(Fault.Http(429, retryAfter: "7"));
+        _host.Fake.EnqueueFault(Fault.Http(429, retryAfter: "7"));
         using var response = await Post(model, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(429));
         Assert.That(response.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(7)));
@@ -321,7 +319,7 @@ public sealed class MessagesEndpointTests
     [TestCase(VllmModel)]
     public async Task Upstream500OnEveryRetry_Returns502ApiErrorWithoutUpstreamInternals(string model)
     {
-        for (var i = 0; i < 3; i++) _fake.EnqueueFault(Fault.Http(500));
+        for (var i = 0; i < 3; i++) _host.Fake.EnqueueFault(Fault.Http(500));
         using var response = await Post(model, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(502));
         var text = await response.Content.ReadAsStringAsync();
@@ -334,17 +332,17 @@ public sealed class MessagesEndpointTests
     [Test]
     public async Task Upstream529_IsRetriedLikeAnyOther5xx()
     {
-        _fake.EnqueueFault(Fault.Http(529));
+        _host.Fake.EnqueueFault(Fault.Http(529));
         using var response = await Post(ClaudeModel, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(200));
-        Assert.That(_fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(2));
+        Assert.That(_host.Fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(2));
     }
 
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
     public async Task SlowUpstream_Returns504TimeoutError(string model)
     {
-        _fake.EnqueueFault(Fault.Slow(TimeSpan.FromSeconds(10)));
+        _host.Fake.EnqueueFault(Fault.Slow(TimeSpan.FromSeconds(10)));
         using var response = await Post(model, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(504));
         Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"], Is.EqualTo("timeout_error"));
@@ -355,8 +353,8 @@ public sealed class MessagesEndpointTests
     public async Task StreamCutMidway_EndsWithErrorEvent(string model)
     {
         // NOTE: a delay lets the answer start before the reset; a reset racing the headers is a plain 502.
-        _fake.ChunkDelay = TimeSpan.FromMilliseconds(100);
-        _fake.EnqueueFault(Fault.Cut(afterChunks: 3));
+        _host.Fake.ChunkDelay = TimeSpan.FromMilliseconds(100);
+        _host.Fake.EnqueueFault(Fault.Cut(afterChunks: 3));
         using var response = await Post(model, stream: true);
         var raw = await response.Content.ReadAsStringAsync();
         Assert.That((int)response.StatusCode, Is.EqualTo(200), raw);
@@ -372,7 +370,7 @@ public sealed class MessagesEndpointTests
     [TestCase(VllmModel)]
     public async Task StreamStallingLongerThanTimeout_EndsWithTimeoutErrorEvent(string model)
     {
-        _fake.EnqueueFault(Fault.Stall(afterChunks: 3, TimeSpan.FromSeconds(10)));
+        _host.Fake.EnqueueFault(Fault.Stall(afterChunks: 3, TimeSpan.FromSeconds(10)));
         using var response = await Post(model, stream: true);
         var raw = await response.Content.ReadAsStringAsync();
         Assert.That((int)response.StatusCode, Is.EqualTo(200), raw);
@@ -385,7 +383,7 @@ public sealed class MessagesEndpointTests
     [Test]
     public async Task MalformedUpstreamBody_Returns502ApiError()
     {
-        _fake.EnqueueFault(Fault.Malformed());
+        _host.Fake.EnqueueFault(Fault.Malformed());
         using var response = await Post(VllmModel, stream: false);
         Assert.That((int)response.StatusCode, Is.EqualTo(502));
         Assert.That((string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["error"]!["type"], Is.EqualTo("api_error"));
@@ -412,8 +410,8 @@ public sealed class MessagesEndpointTests
     [TestCase(VllmModel)]
     public async Task ClientDisconnect_CancelsUpstreamRequest(string model)
     {
-        _fake.ChunkDelay = TimeSpan.FromMilliseconds(300);
-        _fake.ChunkSize = 1;
+        _host.Fake.ChunkDelay = TimeSpan.FromMilliseconds(300);
+        _host.Fake.ChunkSize = 1;
         var body = $$"""{"model":"{{model}}","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"a long answer please"}]}""";
         // NOTE: no drain on dispose, so the client really hangs up instead of reading the rest for up to 2 s.
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = _http.BaseAddress };
@@ -424,7 +422,7 @@ public sealed class MessagesEndpointTests
             var buffer = new byte[64];
             _ = await stream.ReadAsync(buffer);
         }
-        Assert.That(await _fake.WaitForAbortAsync(TimeSpan.FromSeconds(5)), Is.True, "the upstream request was aborted");
+        Assert.That(await _host.Fake.WaitForAbortAsync(TimeSpan.FromSeconds(5)), Is.True, "the upstream request was aborted");
     }
 
     [Test]
@@ -437,7 +435,7 @@ public sealed class MessagesEndpointTests
         });
         // NOTE: ten syllables and a space, plus the framing of one message and of the reply.
         Assert.That(result.InputTokens, Is.EqualTo(11 + TokenCounter.PerMessage + TokenCounter.ReplyPriming));
-        Assert.That(_fake.Requests, Is.Empty, "estimated locally");
+        Assert.That(_host.Fake.Requests, Is.Empty, "estimated locally");
     }
 
     [Test]
@@ -452,7 +450,7 @@ public sealed class MessagesEndpointTests
         // NOTE: o200k_base gives "hello world" 2 tokens and the Korean sentence 7 (tiktoken's own figures);
         // the character-class estimate would say 3 and 19.
         Assert.That(result.InputTokens, Is.EqualTo(2 + 7 + TokenCounter.PerMessage + TokenCounter.ReplyPriming));
-        Assert.That(_fake.Requests, Is.Empty, "counted locally");
+        Assert.That(_host.Fake.Requests, Is.Empty, "counted locally");
     }
 
     [Test]

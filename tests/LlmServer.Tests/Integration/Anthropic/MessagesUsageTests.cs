@@ -1,10 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text;
-using LlmServer.FakeUpstream;
-using LlmServer.Services.Accounting;
 using LlmServer.Tests.Infrastructure;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace LlmServer.Tests.Integration.Anthropic;
 
@@ -12,37 +7,21 @@ namespace LlmServer.Tests.Integration.Anthropic;
 [TestFixture]
 public sealed class MessagesUsageTests
 {
-    private sealed class CapturingSink : IUsageSink
-    {
-        public ConcurrentQueue<UsageRecord> Rows { get; } = new();
-
-        public void Record(UsageRecord record) => Rows.Enqueue(record);
-    }
-
-    private readonly CapturingSink _sink = new();
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
+    private LlmServerHost _host = null!;
     private HttpClient _http = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = new LlmServerApp(new Dictionary<string, string?>
-        {
-            ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream",
-            ["LlmServer:Anthropic:BaseUrl"] = _fake.BaseUrl,
-            ["LlmServer:Vllm:BaseUrl"] = _fake.V1Url,
-        });
-        _http = _app.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<IUsageSink>(_sink))).CreateClient();
+        _host = await LlmServerHostBuilder.Create().WithAnthropic("sk-ant-upstream").WithVllm().StartAsync();
+        _http = _host.Client(null);
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
         _http.Dispose();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        await _host.DisposeAsync();
     }
 
     [TestCase("claude-sonnet-4-5", false)]
@@ -51,15 +30,16 @@ public sealed class MessagesUsageTests
     [TestCase("fake-vllm-model", true)]
     public async Task Call_RecordsOneRowWithUpstreamUsage(string model, bool stream)
     {
-        while (_sink.Rows.TryDequeue(out _)) { }
-        _fake.CachedTokens = 2;
+        _host.Reset();
+        _host.Fake.CachedTokens = 2;
         var body = $$"""{"model":"{{model}}","max_tokens":20,"stream":{{(stream ? "true" : "false")}},"messages":[{"role":"user","content":"토큰 세기 test"}]}""";
         using var response = await _http.PostAsync("/v1/messages", new StringContent(body, Encoding.UTF8, "application/json"));
         _ = await response.Content.ReadAsStringAsync();
 
-        for (var i = 0; i < 40 && _sink.Rows.IsEmpty; i++) await Task.Delay(50);
-        Assert.That(_sink.Rows, Has.Count.EqualTo(1));
-        var row = _sink.Rows.Single();
+        await _host.Usage.WaitForCountAsync(1);
+        await _host.IdleAsync();
+        Assert.That(_host.Usage.Records, Has.Count.EqualTo(1));
+        var row = _host.Usage.Records.Single();
         Assert.That(row.Route, Is.EqualTo("messages"));
         Assert.That(row.Model, Is.EqualTo(model));
         Assert.That(row.Upstream, Is.EqualTo(model.StartsWith("claude-") ? "anthropic" : "vllm"));

@@ -1,12 +1,6 @@
 using System.Net;
 using LlmServer.FakeUpstream;
-using LlmServer.Services.Accounting;
 using LlmServer.Tests.Infrastructure;
-using LlmServer.Tests.Integration.Gateway;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using static LlmServer.Tests.Integration.Chat.ChatTestKit;
 
 namespace LlmServer.Tests.Integration.Azure;
@@ -21,39 +15,35 @@ public sealed class AzureSessionChatTests
     /// <summary>The server pointed at the fake as an Azure resource (gpt-4o-mini mapped to chat-deployment).</summary>
     private sealed class AzureChat : IAsyncDisposable
     {
-        public required FakeUpstreamServer Fake { get; init; }
-        public required LlmServerApp App { get; init; }
-        public required WebApplicationFactory<Program> Factory { get; init; }
-        public required HttpClient Client { get; init; }
-        public required CapturingUsageSink Usage { get; init; }
+        private AzureChat(LlmServerHost host)
+        {
+            Host = host;
+            Client = host.Client(null);
+        }
+
+        public LlmServerHost Host { get; }
+        public FakeUpstreamServer Fake => Host.Fake;
+        public HttpClient Client { get; }
+        public CapturingUsageSink Usage => Host.Usage;
 
         public static async Task<AzureChat> StartAsync(string? apiVersion = null)
         {
             var fake = await FakeUpstreamServer.StartAsync();
             fake.ValidKeys.Add(AzureKey);
-            var settings = new Dictionary<string, string?>
+            var builder = LlmServerHostBuilder.Create().WithFakeUpstream(fake).WithSettings(s =>
             {
-                ["LlmServer:OpenAi:ApiKey"] = "",
-                ["LlmServer:AzureOpenAi:Endpoint"] = fake.BaseUrl,
-                ["LlmServer:AzureOpenAi:ApiKey"] = AzureKey,
-                ["LlmServer:AzureOpenAi:Deployments:gpt-4o-mini"] = "chat-deployment",
-            };
-            if (apiVersion is not null) settings["LlmServer:AzureOpenAi:ApiVersion"] = apiVersion;
-            var app = new LlmServerApp(settings);
-            var usage = new CapturingUsageSink();
-            var factory = app.WithWebHostBuilder(b => b.ConfigureTestServices(services =>
-            {
-                services.RemoveAll<IUsageSink>();
-                services.AddSingleton<IUsageSink>(usage);
-            }));
-            return new AzureChat { Fake = fake, App = app, Factory = factory, Client = factory.CreateClient(), Usage = usage };
+                s["LlmServer:AzureOpenAi:Endpoint"] = fake.BaseUrl;
+                s["LlmServer:AzureOpenAi:ApiKey"] = AzureKey;
+                s["LlmServer:AzureOpenAi:Deployments:gpt-4o-mini"] = "chat-deployment";
+            });
+            if (apiVersion is not null) builder.WithSetting("LlmServer:AzureOpenAi:ApiVersion", apiVersion);
+            return new AzureChat(await builder.StartAsync());
         }
 
         public async ValueTask DisposeAsync()
         {
             Client.Dispose();
-            await Factory.DisposeAsync();
-            await App.DisposeAsync();
+            await Host.DisposeAsync();
             await Fake.DisposeAsync();
         }
     }

@@ -4,9 +4,6 @@ using LlmServer.FakeUpstream;
 using LlmServer.Services.Accounting;
 using LlmServer.Tests.Infrastructure;
 using LlmServer.Tests.Integration.Pipeline;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using static LlmServer.Tests.Integration.Chat.ChatTestKit;
 
 namespace LlmServer.Tests.Integration.Chat;
@@ -19,29 +16,28 @@ namespace LlmServer.Tests.Integration.Chat;
 [NonParallelizable]
 public sealed class SessionChatResilienceTests
 {
+    private LlmServerHost _host = null!;
     private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private WebApplicationFactory<Program> _factory = null!;
+    private CapturingUsageSink _sink = null!;
     private HttpClient _client = null!;
-    private readonly CapturingSink _sink = new();
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = App(_fake, new Dictionary<string, string?>
+        _host = await LlmServerHostBuilder.Create().WithSessionChat(ServerKey).WithSettings(s =>
         {
-            ["LlmServer:Gateway:Retry:BaseDelayMs"] = "1",
-            ["LlmServer:Gateway:Retry:MaxDelayMs"] = "5",
-            ["LlmServer:Gateway:Timeouts:FirstByteSeconds"] = "1",
+            s["LlmServer:Gateway:Retry:BaseDelayMs"] = "1";
+            s["LlmServer:Gateway:Retry:MaxDelayMs"] = "5";
+            s["LlmServer:Gateway:Timeouts:FirstByteSeconds"] = "1";
             // NOTE: the OpenAI provider section's own timeout is what the implicit openai upstream waits.
-            ["LlmServer:OpenAi:TimeoutSeconds"] = "1",
-            ["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "3",
-            ["LlmServer:Gateway:CircuitBreaker:FailureRatio"] = "0.9",
-            ["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30",
-        });
-        _factory = _app.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<IUsageSink>(_sink)));
-        _client = _factory.CreateClient();
+            s["LlmServer:OpenAi:TimeoutSeconds"] = "1";
+            s["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "3";
+            s["LlmServer:Gateway:CircuitBreaker:FailureRatio"] = "0.9";
+            s["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30";
+        }).StartAsync();
+        _fake = _host.Fake;
+        _sink = _host.Usage;
+        _client = _host.Client(null);
         // NOTE: warm the connection first so a cold start on a busy machine is not mistaken for the first-byte timeout.
         Assert.That((await PostAsync(_client, "/api/v1/chat", Chat("warm"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
@@ -50,9 +46,7 @@ public sealed class SessionChatResilienceTests
     public async Task StopAsync()
     {
         _client.Dispose();
-        await _factory.DisposeAsync();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        await _host.DisposeAsync();
     }
 
     [SetUp]
@@ -79,7 +73,7 @@ public sealed class SessionChatResilienceTests
 
     private async Task<UsageRecord> OneRowAsync()
     {
-        var rows = await PipelineTestKit.RowsAsync(_sink, 1);
+        var rows = await PipelineTestKit.RowsAsync(_host, 1);
         Assert.That(rows, Has.Count.EqualTo(1), "exactly one ledger row per request");
         return rows[0];
     }

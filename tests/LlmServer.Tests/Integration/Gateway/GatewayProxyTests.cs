@@ -249,12 +249,8 @@ public sealed class GatewayProxyTests
         var body = await response.Content.ReadAsStringAsync();
 
         Assert.That(body, Does.EndWith("data: [DONE]\n\n"));
-        IReadOnlyList<ChatTurn> stored = [];
-        for (var i = 0; i < 50 && stored.Count < 2; i++)
-        {
-            await Task.Delay(20);
-            stored = await _host.History.GetAsync(Owners.Operator, session, 10, CancellationToken.None);
-        }
+        await _host.Host.IdleAsync();
+        var stored = await _host.History.GetAsync(Owners.Operator, session, 10, CancellationToken.None);
         Assert.That(stored.Select(t => t.Content), Is.EqualTo(new[] { "remember this", "Echo: remember this" }));
     }
 

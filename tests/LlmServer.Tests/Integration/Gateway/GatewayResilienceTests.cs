@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using LlmServer.FakeUpstream;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace LlmServer.Tests.Integration.Gateway;
 
@@ -207,13 +210,14 @@ public sealed class GatewayResilienceTests
     [Test]
     public async Task EveryCircuitOpen_Returns503_WithoutCallingUpstream()
     {
+        // NOTE: the breaker's window and break run on the server's clock, which stands still here.
         await using var host = await GatewayHost.StartAsync(s =>
         {
             s["LlmServer:Gateway:Retry:MaxAttempts"] = "1";
             s["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "2";
             s["LlmServer:Gateway:CircuitBreaker:FailureRatio"] = "0.5";
             s["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30";
-        });
+        }, services: s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(new FakeTimeProvider(DateTimeOffset.UtcNow))));
         host.Fake.EnqueueFault(Fault.Http(500), 2);
         using var http = host.Client();
 

@@ -36,20 +36,16 @@ public sealed class OwnershipAcrossInstancesTests
         try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
     }
 
-    private Dictionary<string, string?> SharedSettings(bool masterKey = true)
+    /// <summary>One instance on the shared data directory and SQLite vault (the fake stays the fixture's).</summary>
+    private Task<LlmServerHost> SharedAsync(bool masterKey = true)
     {
-        var s = Settings(_fake);
-        s["LlmServer:Storage:DataDir"] = _dataDir;
-        s["LlmServer:Masking:Vault"] = "sqlite";
-        if (!masterKey) s["LlmServer:Auth:MasterKey"] = "";
-        return s;
-    }
-
-    private static HttpClient Client(LlmServerApp app, string? key)
-    {
-        var http = app.CreateClient();
-        if (key is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return http;
+        var builder = Builder().WithFakeUpstream(_fake).WithSettings(s =>
+        {
+            s["LlmServer:Storage:DataDir"] = _dataDir;
+            s["LlmServer:Masking:Vault"] = "sqlite";
+        });
+        if (!masterKey) builder.WithSetting("LlmServer:Auth:MasterKey", "");
+        return builder.WithRealLedger().StartAsync();
     }
 
     private void WriteHistoryTheOldWay(string session, string text)
@@ -73,10 +69,10 @@ public sealed class OwnershipAcrossInstancesTests
     public async Task HistoryStoredBeforeOwnership_BelongsToTheOperator_AfterTheUpgrade()
     {
         WriteHistoryTheOldWay("legacy-session", "업그레이드 전에 저장된 대화");
-        await using var app = new LlmServerApp(SharedSettings());
-        using var master = Client(app, Master);
+        await using var app = await SharedAsync();
+        using var master = app.Client(Master);
         var (key, _) = await CreateKeyAsync(master, new { name = "tenant" });
-        using var tenant = Client(app, key);
+        using var tenant = app.Client(key);
 
         var own = JsonNode.Parse(await master.GetStringAsync("/api/v1/chat/sessions/legacy-session"))!["messages"]!.AsArray();
         using var foreign = await tenant.GetAsync("/api/v1/chat/sessions/legacy-session");
@@ -89,8 +85,8 @@ public sealed class OwnershipAcrossInstancesTests
     public async Task OpenServer_IsOneOwner_ThatKeepsTheHistoryStoredBeforeOwnership()
     {
         WriteHistoryTheOldWay("legacy-open", "인증 없이 쓰던 대화");
-        await using var app = new LlmServerApp(SharedSettings(masterKey: false));
-        using var anyone = Client(app, null);
+        await using var app = await SharedAsync(masterKey: false);
+        using var anyone = app.Client(null);
 
         using var chat = await anyone.PostAsync("/api/v1/chat", new StringContent(
             new JsonObject { ["session_id"] = "legacy-open", ["user_prompt"] = "이어서" }.ToJsonString(), Encoding.UTF8, "application/json"));
@@ -103,13 +99,13 @@ public sealed class OwnershipAcrossInstancesTests
     [Test]
     public async Task BackgroundResponse_StartedOnOneInstance_IsPolledOnAnother_RestoredAndStoredOnce()
     {
-        await using var first = new LlmServerApp(SharedSettings());
-        await using var second = new LlmServerApp(SharedSettings());
-        using var master1 = Client(first, Master);
+        await using var first = await SharedAsync();
+        await using var second = await SharedAsync();
+        using var master1 = first.Client(Master);
         var (key, _) = await CreateKeyAsync(master1, new { name = "tenant" });
-        using var on1 = Client(first, key);
-        using var on2 = Client(second, key);
-        using var master2 = Client(second, Master);
+        using var on1 = first.Client(key);
+        using var on2 = second.Client(key);
+        using var master2 = second.Client(Master);
         const string prompt = "서버 i-0abc1234def567890 상태 확인";
 
         using var started = await on1.PostAsync("/api/v1/chat", new StringContent(new JsonObject

@@ -18,38 +18,29 @@ namespace LlmServer.Tests.Integration.Ownership;
 public sealed class OwnershipTests
 {
     private const string Rrn = "900101-1234567";
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
+    private LlmServerHost _host = null!;
     private string _keyA = "";
     private string _keyB = "";
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
         // NOTE: the server's OpenAI upstream is the fake, so gpt-4o-mini routes on /v1 as well as /api/v1/chat.
-        _app = new LlmServerApp(Settings(_fake));
-        using var http = _app.CreateClient();
-        (_keyA, _) = await CreateKeyAsync(http, new { name = "tenant-a" });
-        (_keyB, _) = await CreateKeyAsync(http, new { name = "tenant-b" });
+        _host = await Builder().WithRealLedger().StartAsync();
+        (_keyA, _) = await _host.CreateKeyAsync(new { name = "tenant-a" });
+        (_keyB, _) = await _host.CreateKeyAsync(new { name = "tenant-b" });
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        await _host.DisposeAsync();
     }
 
     [SetUp]
-    public void Reset() => _fake.Reset();
+    public void Reset() => _host.Fake.Reset();
 
-    private HttpClient Client(string key)
-    {
-        var http = _app.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return http;
-    }
+    private HttpClient Client(string key) => _host.Client(key);
 
     private static StringContent Json(JsonNode body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
 
@@ -86,11 +77,11 @@ public sealed class OwnershipTests
         using var b = Client(_keyB);
         var session = NewSession();
         await ChatAsync(a, session, $"제 주민번호는 {Rrn} 입니다.");
-        _fake.Reset();
+        _host.Fake.Reset();
 
         await ChatAsync(b, session, "내 주민번호가 뭐였지? <<KR_RRN_1>>");
 
-        var upstream = string.Join("\n", ChatTestKit.InputOf(ChatTestKit.ResponsesCalls(_fake)[0]));
+        var upstream = string.Join("\n", ChatTestKit.InputOf(ChatTestKit.ResponsesCalls(_host.Fake)[0]));
         Assert.That(upstream, Does.Not.Contain("주민번호는"), "A's turn is not injected into B's call");
         var bHistory = JsonNode.Parse(await b.GetStringAsync($"/api/v1/chat/sessions/{session}"))!["messages"]!.AsArray();
         Assert.That(bHistory.Select(m => (string?)m!["content"]), Has.None.Contains(Rrn), "B's own session never holds A's number, even echoed back");
@@ -105,7 +96,7 @@ public sealed class OwnershipTests
         using var b = Client(_keyB);
         var session = NewSession();
         await ChatAsync(a, session, $"제 주민번호는 {Rrn} 입니다.");
-        _fake.Reset();
+        _host.Fake.Reset();
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -121,7 +112,7 @@ public sealed class OwnershipTests
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), text);
         Assert.That(text, Does.Not.Contain(Rrn), "B never receives A's masked original");
-        var sent = _fake.Requests.Single(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal)).Body;
+        var sent = _host.Fake.Requests.Single(r => r.Path.EndsWith("/chat/completions", StringComparison.Ordinal)).Body;
         Assert.That(sent, Does.Not.Contain("주민번호는"), "A's history is not prepended to B's request");
         var aHistory = JsonNode.Parse(await a.GetStringAsync($"/api/v1/chat/sessions/{session}"))!["messages"]!.AsArray();
         Assert.That(aHistory, Has.Count.EqualTo(2), "B's turn did not land in A's session");
@@ -159,14 +150,14 @@ public sealed class OwnershipTests
         using var created = await a.PostAsync("/v1/responses", Json(new JsonObject { ["model"] = "gpt-4o-mini", ["input"] = $"주민번호 {Rrn}" }));
         Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.OK), await created.Content.ReadAsStringAsync());
         var id = (string)JsonNode.Parse(await created.Content.ReadAsStringAsync())!["id"]!;
-        _fake.Reset();
+        _host.Fake.Reset();
 
         using var foreignGet = await b.GetAsync($"/v1/responses/{id}");
         using var foreignContinue = await b.PostAsync("/v1/responses", Json(new JsonObject
         {
             ["model"] = "gpt-4o-mini", ["input"] = "continue", ["previous_response_id"] = id,
         }));
-        var upstreamCallsByB = _fake.Requests.Count;
+        var upstreamCallsByB = _host.Fake.Requests.Count;
         using var ownGet = await a.GetAsync($"/v1/responses/{id}");
         using var ownContinue = await a.PostAsync("/v1/responses", Json(new JsonObject
         {

@@ -20,44 +20,28 @@ namespace LlmServer.Tests.Integration.Pipeline;
 [TestFixture]
 public sealed class MaskingFailClosedTests
 {
-    private readonly CapturingSink _sink = new();
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> _factory = null!;
+    private LlmServerHost _host = null!;
     private HttpClient _http = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
         var vault = Substitute.For<IMaskingVault>();
         vault.GetOrAddAsync(default!, default!, default).ThrowsAsyncForAnyArgs(new IOException("vault down"));
         vault.TryGetOriginalAsync(default!, default!, default).ThrowsAsyncForAnyArgs(new IOException("vault down"));
-        _app = new LlmServerApp(Settings(_fake));
-        _factory = _app.WithWebHostBuilder(b => b.ConfigureTestServices(s =>
-        {
-            s.Replace(ServiceDescriptor.Singleton(vault));
-            s.AddSingleton<IUsageSink>(_sink);
-        }));
-        _http = _factory.CreateClient();
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Master);
+        _host = await Builder().WithServices(s => s.Replace(ServiceDescriptor.Singleton(vault))).StartAsync();
+        _http = _host.Client();
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
         _http.Dispose();
-        await _factory.DisposeAsync();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        await _host.DisposeAsync();
     }
 
     [SetUp]
-    public void Reset()
-    {
-        _fake.Reset();
-        _sink.Clear();
-    }
+    public void Reset() => _host.Reset();
 
     [TestCase(false)]
     [TestCase(true)]
@@ -80,8 +64,8 @@ public sealed class MaskingFailClosedTests
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("api_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("masking").IgnoreCase);
         foreach (var original in MaskingSessionTests.AwsOriginals) Assert.That(text, Does.Not.Contain(original));
-        Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty, "never sent raw");
-        var row = (await RowsAsync(_sink, 1)).Single();
+        Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty, "never sent raw");
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.Status, row.ErrorCode, row.KeyId), Is.EqualTo((503, "masking_unavailable", "master")));
     }
 
@@ -100,8 +84,8 @@ public sealed class MaskingFailClosedTests
         Assert.That((string?)error["error"]!["code"], Is.EqualTo("masking_unavailable"));
         Assert.That(error["trace_id"], Is.Not.Null);
         foreach (var original in MaskingSessionTests.AwsOriginals) Assert.That(text, Does.Not.Contain(original));
-        Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty, "never sent raw");
-        var row = (await RowsAsync(_sink, 1)).Single();
+        Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty, "never sent raw");
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.Route, row.Status, row.ErrorCode), Is.EqualTo(("api_chat", 503, "masking_unavailable")));
     }
 }

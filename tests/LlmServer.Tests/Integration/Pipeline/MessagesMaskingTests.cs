@@ -27,44 +27,32 @@ public sealed class MessagesMaskingTests
     private const string Korean = "제 연락처는 010-1234-5678입니다. 주민등록번호는 900101-1234567이고 메일은 kim.minsu@example.co.kr 입니다.";
     private static readonly string[] s_koreanOriginals = ["010-1234-5678", "900101-1234567", "kim.minsu@example.co.kr"];
 
-    private readonly CapturingSink _sink = new();
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private WebApplicationFactoryClient _server = null!;
-
-    private sealed record WebApplicationFactoryClient(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> Factory, HttpClient Http);
+    private LlmServerHost _host = null!;
+    private HttpClient _http = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = new LlmServerApp(Settings(_fake));
-        var factory = _app.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<IUsageSink>(_sink)));
-        _server = new WebApplicationFactoryClient(factory, factory.CreateClient());
-        await WaitForModelAsync(_server.Http, VllmModel);
+        _host = await Builder().StartAsync();
+        _http = _host.Client(null);
+        await _host.WaitForModelAsync(VllmModel);
     }
 
     [OneTimeTearDown]
     public async Task StopAsync()
     {
-        _server.Http.Dispose();
-        await _server.Factory.DisposeAsync();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
+        _http.Dispose();
+        await _host.DisposeAsync();
     }
 
     [SetUp]
-    public void Reset()
-    {
-        _fake.Reset();
-        _sink.Clear();
-    }
+    public void Reset() => _host.Reset();
 
     private AnthropicClient Sdk(string key = Master) => new()
     {
         ApiKey = key,
-        BaseUrl = _server.Http.BaseAddress!.ToString().TrimEnd('/'),
-        HttpClient = _server.Factory.CreateClient(),
+        BaseUrl = _host.BaseAddress.ToString().TrimEnd('/'),
+        HttpClient = _host.Client(null),
         MaxRetries = 0,
     };
 
@@ -88,7 +76,7 @@ public sealed class MessagesMaskingTests
 
     private void AssertUpstreamSawNoOriginal(IEnumerable<string> originals)
     {
-        var bodies = UpstreamBodies(_fake);
+        var bodies = UpstreamBodies(_host.Fake);
         Assert.That(bodies, Is.Not.Empty, "the request reached the upstream");
         foreach (var original in originals)
         {
@@ -118,14 +106,14 @@ public sealed class MessagesMaskingTests
         Assert.That(message.Content[0].TryPickText(out var text), Is.True);
         Assert.That(text!.Text, Is.EqualTo("Echo: " + MaskingSessionTests.AwsScenario));
         AssertUpstreamSawNoOriginal(MaskingSessionTests.AwsOriginals);
-        Assert.That(UpstreamBodies(_fake)[1], Does.Contain("<<AWS_EC2_1>>").And.Contain("<<AWS_ACCESS_KEY_1>>"));
+        Assert.That(UpstreamBodies(_host.Fake)[1], Does.Contain("<<AWS_EC2_1>>").And.Contain("<<AWS_ACCESS_KEY_1>>"));
     }
 
     [TestCase(ClaudeModel)]
     [TestCase(VllmModel)]
     public async Task AwsScenario_StreamedInThreeCharacterChunks_PlaceholdersSplitAcrossChunksAreRestoredWhole(string model)
     {
-        _fake.ChunkSize = 3;
+        _host.Fake.ChunkSize = 3;
 
         var (text, _) = await StreamAsync(Sdk(), Params(model, MaskingSessionTests.AwsScenario));
 
@@ -139,7 +127,7 @@ public sealed class MessagesMaskingTests
     [TestCase(VllmModel, true)]
     public async Task ToolUseInput_IsRestored(string model, bool stream)
     {
-        _fake.ChunkSize = stream ? 3 : null;
+        _host.Fake.ChunkSize = stream ? 3 : null;
         var p = Params(model, MaskingSessionTests.AwsScenario, withTool: true);
         string? input;
         if (stream)
@@ -161,7 +149,7 @@ public sealed class MessagesMaskingTests
     [TestCase(VllmModel, true)]
     public async Task KoreanPhoneResidentNumberAndEmail_AreMaskedNextToHangulAndRestored(string model, bool stream)
     {
-        _fake.ChunkSize = stream ? 3 : null;
+        _host.Fake.ChunkSize = stream ? 3 : null;
         string text;
         if (stream)
         {
@@ -174,7 +162,7 @@ public sealed class MessagesMaskingTests
         }
         Assert.That(text, Is.EqualTo("Echo: " + Korean));
         AssertUpstreamSawNoOriginal(s_koreanOriginals);
-        Assert.That(UpstreamBodies(_fake)[1], Does.Contain("<<PHONE_1>>입니다"));
+        Assert.That(UpstreamBodies(_host.Fake)[1], Does.Contain("<<PHONE_1>>입니다"));
     }
 
     [Test]
@@ -197,25 +185,25 @@ public sealed class MessagesMaskingTests
         request.Headers.Add("x-api-key", key);
         request.Headers.Add("anthropic-version", "2023-06-01");
         if (sessionId is not null) request.Headers.Add("x-session-id", sessionId);
-        return await _server.Http.SendAsync(request);
+        return await _http.SendAsync(request);
     }
 
     [Test]
     public async Task KeyWithMaskingOff_PassesTheRequestUnchanged()
     {
-        var (key, _) = await CreateKeyAsync(_server.Http, new { name = "off", masking_policy = "off" });
+        var (key, _) = await CreateKeyAsync(_http, new { name = "off", masking_policy = "off" });
 
         var message = await Sdk(key).Messages.Create(Params(ClaudeModel, MaskingSessionTests.AwsScenario));
 
         message.Content[0].TryPickText(out var text);
         Assert.That(text!.Text, Is.EqualTo("Echo: " + MaskingSessionTests.AwsScenario));
-        Assert.That((string?)_fake.Requests.Single(r => r.Method == "POST").Json!["messages"]![0]!["content"], Is.EqualTo(MaskingSessionTests.AwsScenario));
+        Assert.That((string?)_host.Fake.Requests.Single(r => r.Method == "POST").Json!["messages"]![0]!["content"], Is.EqualTo(MaskingSessionTests.AwsScenario));
     }
 
     [Test]
     public async Task KeyWithBlockPolicy_Returns400ListingTypesNeverValues_AndSendsNothing()
     {
-        var (key, id) = await CreateKeyAsync(_server.Http, new { name = "block", masking_policy = "block" });
+        var (key, id) = await CreateKeyAsync(_http, new { name = "block", masking_policy = "block" });
 
         using var response = await PostAsync(key, VllmModel, Korean);
 
@@ -226,30 +214,30 @@ public sealed class MessagesMaskingTests
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("invalid_request_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("PHONE").And.Contain("KR_RRN").And.Contain("EMAIL"));
         foreach (var original in s_koreanOriginals) Assert.That(body, Does.Not.Contain(original));
-        Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
-        var row = (await RowsAsync(_sink, 1)).Single();
+        Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.KeyId, row.Status, row.ErrorCode), Is.EqualTo((id, 400, "sensitive_data_blocked")));
     }
 
     [Test]
     public async Task KeyNotAllowedTheModel_Gets403PermissionError()
     {
-        var (key, id) = await CreateKeyAsync(_server.Http, new { name = "narrow", allowed_models = new[] { "gpt-4o" } });
+        var (key, id) = await CreateKeyAsync(_http, new { name = "narrow", allowed_models = new[] { "gpt-4o" } });
 
         using var response = await PostAsync(key, ClaudeModel, "hi");
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("permission_error"));
-        Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
-        var row = (await RowsAsync(_sink, 1)).Single();
+        Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.KeyId, row.Status, row.ErrorCode, row.Model), Is.EqualTo((id, 403, "model_not_allowed", ClaudeModel)));
     }
 
     [Test]
     public async Task KeyOverItsRpm_Gets429RateLimitErrorWithRetryAfter()
     {
-        var (key, _) = await CreateKeyAsync(_server.Http, new { name = "slow", rpm = 1 });
+        var (key, _) = await CreateKeyAsync(_http, new { name = "slow", rpm = 1 });
 
         using var first = await PostAsync(key, ClaudeModel, "one");
         using var second = await PostAsync(key, ClaudeModel, "two");
@@ -260,13 +248,13 @@ public sealed class MessagesMaskingTests
         var error = JsonNode.Parse(await second.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["type"], Is.EqualTo("error"));
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("rate_limit_error"));
-        Assert.That(_fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(1));
+        Assert.That(_host.Fake.Requests.Count(r => r.Method == "POST"), Is.EqualTo(1));
     }
 
     [Test]
     public async Task KeyOverItsTotalBudget_Gets429RateLimitError_WithoutRetryAfter_SinceATotalNeverResets()
     {
-        var (key, _) = await CreateKeyAsync(_server.Http, new { name = "poor", budget = new { total_usd = 0.0001 } });
+        var (key, _) = await CreateKeyAsync(_http, new { name = "poor", budget = new { total_usd = 0.0001 } });
 
         using var response = await PostAsync(key, ClaudeModel, "an expensive question");
 
@@ -275,18 +263,18 @@ public sealed class MessagesMaskingTests
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("rate_limit_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("budget").IgnoreCase);
-        Assert.That(_fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
+        Assert.That(_host.Fake.Requests.Where(r => r.Method == "POST"), Is.Empty);
     }
 
     [TestCase(ClaudeModel, false)]
     [TestCase(VllmModel, true)]
     public async Task EachRequest_LeavesExactlyOneLedgerRowWithKeyIdAndMaskedCounts(string model, bool stream)
     {
-        var (key, id) = await CreateKeyAsync(_server.Http, new { name = "ledger" });
+        var (key, id) = await CreateKeyAsync(_http, new { name = "ledger" });
         if (stream) await StreamAsync(Sdk(key), Params(model, MaskingSessionTests.AwsScenario));
         else await Sdk(key).Messages.Create(Params(model, MaskingSessionTests.AwsScenario));
 
-        var rows = await RowsAsync(_sink, 1);
+        var rows = await RowsAsync(_host, 1);
 
         var row = rows.Single(r => r.Route == "messages");
         Assert.That(rows, Has.Count.EqualTo(1));
@@ -309,7 +297,7 @@ public sealed class MessagesMaskingTests
         var error = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.That((string?)error["error"]!["type"], Is.EqualTo("not_found_error"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("no-such-model"));
-        var row = (await RowsAsync(_sink, 1)).Single();
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.KeyId, row.Status, row.ErrorCode), Is.EqualTo(("master", 404, "model_not_found")));
     }
 }

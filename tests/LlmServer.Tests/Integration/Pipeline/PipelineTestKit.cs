@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -14,16 +13,12 @@ internal static class PipelineTestKit
     public const string ClaudeModel = "claude-sonnet-4-5";
     public const string VllmModel = "fake-vllm-model";
 
-    /// <summary>Anthropic (passthrough), vLLM (translation) and OpenAI (session chat) all on the fake; auth on.</summary>
-    public static Dictionary<string, string?> Settings(FakeUpstreamServer fake) => new()
-    {
-        ["LlmServer:Auth:MasterKey"] = Master,
-        ["LlmServer:Anthropic:ApiKey"] = "sk-ant-upstream-key",
-        ["LlmServer:Anthropic:BaseUrl"] = fake.BaseUrl,
-        ["LlmServer:Vllm:BaseUrl"] = fake.V1Url,
-        ["LlmServer:OpenAi:BaseUrl"] = fake.V1Url,
-        ["LlmServer:OpenAi:ApiKey"] = "sk-server-openai-key",
-    };
+    /// <summary>Anthropic (passthrough), vLLM (translation) and OpenAI (session chat) all on the fake; auth on; ledger rows captured.</summary>
+    public static LlmServerHostBuilder Builder() => LlmServerHostBuilder.Create()
+        .WithMasterKey(Master)
+        .WithAnthropic()
+        .WithVllm()
+        .WithSessionChat("sk-server-openai-key");
 
     /// <summary>Creates a virtual key through the admin API; returns the key and its id.</summary>
     public static async Task<(string Key, string Id)> CreateKeyAsync(HttpClient http, object spec)
@@ -57,24 +52,11 @@ internal static class PipelineTestKit
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         }) ?? "" }).ToList();
 
-    /// <summary>Waits for <paramref name="count"/> ledger rows (the sink is fed when a request finished).</summary>
-    public static async Task<List<UsageRecord>> RowsAsync(CapturingSink sink, int count)
+    /// <summary>The ledger rows once there are <paramref name="count"/> and the server has finished every request (no later row can come).</summary>
+    public static async Task<List<UsageRecord>> RowsAsync(LlmServerHost host, int count)
     {
-        for (var i = 0; i < 100 && sink.Rows.Count < count; i++) await Task.Delay(20);
-        await Task.Delay(50);
-        return sink.Rows.ToList();
-    }
-}
-
-/// <summary>Captures ledger rows in memory.</summary>
-internal sealed class CapturingSink : IUsageSink
-{
-    public ConcurrentQueue<UsageRecord> Rows { get; } = new();
-
-    public void Record(UsageRecord record) => Rows.Enqueue(record);
-
-    public void Clear()
-    {
-        while (Rows.TryDequeue(out _)) { }
+        await host.Usage.WaitForCountAsync(count);
+        await host.IdleAsync();
+        return host.Usage.Records.ToList();
     }
 }

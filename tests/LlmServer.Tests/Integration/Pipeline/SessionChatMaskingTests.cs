@@ -21,46 +21,24 @@ namespace LlmServer.Tests.Integration.Pipeline;
 [TestFixture]
 public sealed class SessionChatMaskingTests
 {
-    private readonly CapturingSink _sink = new();
-    private FakeUpstreamServer _fake = null!;
-    private LlmServerApp _app = null!;
-    private Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> _factory = null!;
+    private LlmServerHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync()
-    {
-        _fake = await FakeUpstreamServer.StartAsync();
-        _app = new LlmServerApp(Settings(_fake));
-        _factory = _app.WithWebHostBuilder(b => b.ConfigureTestServices(s => s.AddSingleton<IUsageSink>(_sink)));
-    }
+    public async Task StartAsync() => _host = await Builder().StartAsync();
 
     [OneTimeTearDown]
-    public async Task StopAsync()
-    {
-        await _factory.DisposeAsync();
-        await _app.DisposeAsync();
-        await _fake.DisposeAsync();
-    }
+    public async Task StopAsync() => await _host.DisposeAsync();
 
     [SetUp]
-    public void Reset()
-    {
-        _fake.Reset();
-        _sink.Clear();
-    }
+    public void Reset() => _host.Reset();
 
-    private HttpClient Client(string key = Master)
-    {
-        var http = _factory.CreateClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return http;
-    }
+    private HttpClient Client(string key = Master) => _host.Client(key);
 
     private static StringContent Json(JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
 
     private string UpstreamText(int call)
     {
-        var request = ChatTestKit.ResponsesCalls(_fake)[call];
+        var request = ChatTestKit.ResponsesCalls(_host.Fake)[call];
         return (string?)request.Json!["instructions"] + "\n" + string.Join("\n", ChatTestKit.InputOf(request));
     }
 
@@ -145,7 +123,7 @@ public sealed class SessionChatMaskingTests
     [Test]
     public async Task Stream_InThreeCharacterChunks_DeltasAndSummaryAreRestored()
     {
-        _fake.ChunkSize = 3;
+        _host.Fake.ChunkSize = 3;
         using var http = Client();
         using var response = await http.PostAsync("/api/v1/chat/stream", Json(new JsonObject { ["user_prompt"] = MaskingSessionTests.AwsScenario }));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -191,7 +169,7 @@ public sealed class SessionChatMaskingTests
         Assert.That((string?)error["error"]!["code"], Is.EqualTo("sensitive_data_blocked"));
         Assert.That((string?)error["error"]!["message"], Does.Contain("PHONE"));
         Assert.That(text, Does.Not.Contain("010-1234-5678"));
-        Assert.That(ChatTestKit.ResponsesCalls(_fake), Is.Empty);
+        Assert.That(ChatTestKit.ResponsesCalls(_host.Fake), Is.Empty);
     }
 
     [Test]
@@ -219,7 +197,7 @@ public sealed class SessionChatMaskingTests
         Assert.That(broke.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.That(broke.Headers.RetryAfter, Is.Null, "a total budget never resets: waiting does not help");
         Assert.That((string?)JsonNode.Parse(await broke.Content.ReadAsStringAsync())!["error"]!["code"], Is.EqualTo("budget_exceeded"));
-        Assert.That(ChatTestKit.ResponsesCalls(_fake), Has.Count.EqualTo(1), "only the admitted request went upstream");
+        Assert.That(ChatTestKit.ResponsesCalls(_host.Fake), Has.Count.EqualTo(1), "only the admitted request went upstream");
     }
 
     [Test]
@@ -235,7 +213,7 @@ public sealed class SessionChatMaskingTests
         }));
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
-        var row = (await RowsAsync(_sink, 1)).Single();
+        var row = (await RowsAsync(_host, 1)).Single();
         Assert.That((row.Route, row.KeyId, row.SessionId, row.Status, row.Model, row.ApiKeySource), Is.EqualTo(("api_chat", id, "ledger-s", 200, "gpt-4o-mini", "server")));
         Assert.That(row.MaskedCounts!["AWS_EC2"], Is.EqualTo(3));
         Assert.That(row.CostUsd, Is.GreaterThan(0m));
