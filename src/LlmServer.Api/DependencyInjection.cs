@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LlmServer.Api.Anthropic;
+using LlmServer.Api.Dialects.Anthropic;
 using LlmServer.Api.Chat;
 using LlmServer.Api.Dialects.OpenAi;
 using LlmServer.Api.Errors;
@@ -86,6 +86,7 @@ public static partial class DependencyInjection
         app.UseAuthorization();
         app.MapSessionChatApi();
         app.MapOpenAiApi();
+        app.MapAnthropicApi();
         app.UseDashboard();
         app.MapLlmServerMetrics();
         app.MapControllers();

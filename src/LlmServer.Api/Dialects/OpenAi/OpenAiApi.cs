@@ -15,6 +15,7 @@ internal static class OpenAiApi
     public static IServiceCollection AddOpenAiApi(this IServiceCollection services)
     {
         services.AddSingleton<OpenAiExchange>();
+        services.AddSingleton<ChatCompletionsViaAnthropic>();
         return services;
     }
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using LlmServer.Api.Anthropic;
 using LlmServer.Services.Dialects.OpenAi;
 using LlmServer.Services.Exchange;
 using LlmServer.Services.Pricing;

@@ -29,7 +29,7 @@ internal sealed partial class OpenAiExchange(
     ExchangeSteps steps,
     ITokenCounter tokens,
     IMaskingService masking,
-    LlmServer.Api.Anthropic.ChatCompletionsViaAnthropic viaAnthropic,
+    ChatCompletionsViaAnthropic viaAnthropic,
     SessionMemory sessions,
     StoredResponses storedResponses,
     IOptions<GatewayOptions> options,

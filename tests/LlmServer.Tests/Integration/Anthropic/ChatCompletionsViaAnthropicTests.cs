@@ -1,7 +1,7 @@
 using System.ClientModel.Primitives;
 using System.Text;
 using System.Text.Json.Nodes;
-using LlmServer.Api.Anthropic;
+using LlmServer.Api.Dialects.OpenAi;
 using LlmServer.FakeUpstream;
 using LlmServer.Services.Routing;
 using LlmServer.Tests.Infrastructure;

@@ -16,20 +16,14 @@ public sealed class LayeringTests
     /// the exchange core in Services. This list only shrinks: a type here that no longer
     /// breaks a rule fails <see cref="PendingPipelineTypes_AllStillBreakARule"/>.
     /// </summary>
-    private static readonly HashSet<string> PendingPipelineTypes =
-    [
-        "LlmServer.Api.Dialects.OpenAi.OpenAiExchange",
-        "LlmServer.Api.Dialects.OpenAi.ViaAnthropicRelay",
-    ];
+    private static readonly HashSet<string> PendingPipelineTypes = [];
 
     /// <summary>
-    /// The dialect an Api namespace adapts, or null for shared code: LlmServer.Api.Dialects.&lt;Name&gt;, and the
-    /// Anthropic-wire pipeline still in LlmServer.Api.Anthropic.
+    /// The dialect an Api namespace adapts (LlmServer.Api.Dialects.&lt;Name&gt;), or null for shared code.
     /// </summary>
     private static string? DialectOf(string fullName)
     {
         const string dialects = "LlmServer.Api.Dialects.";
-        if (InNamespace(fullName, "LlmServer.Api.Anthropic")) return "Anthropic";
         if (!fullName.StartsWith(dialects, StringComparison.Ordinal)) return null;
         var rest = fullName[dialects.Length..];
         var dot = rest.IndexOf('.');

@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -9,7 +10,7 @@ using LlmServer.Services.Streaming;
 using LlmServer.Services.Transport;
 using Microsoft.Extensions.Options;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Dialects.OpenAi;
 
 /// <summary>How a /v1/chat/completions request served by an anthropic upstream ended.</summary>
 /// <param name="Error">The catalogue entry it ended with (already written to the client), or null for an answer.</param>

@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -8,7 +9,7 @@ using LlmServer.Services.Routing;
 using LlmServer.Services.Streaming;
 using LlmServer.Services.Transport;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Dialects.Anthropic;
 
 public sealed partial class MessagesProxy
 {

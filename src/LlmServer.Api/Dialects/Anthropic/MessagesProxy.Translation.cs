@@ -1,3 +1,4 @@
+using LlmServer.Api.Pipeline;
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -10,7 +11,7 @@ using LlmServer.Services.Streaming;
 using LlmServer.Services.Tokens;
 using LlmServer.Services.Transport;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Dialects.Anthropic;
 
 public sealed partial class MessagesProxy
 {

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Pipeline;
 
 /// <summary>Writing server-sent events to the client: no buffering anywhere on the way, each event flushed as it is written.</summary>
 internal static class SseRelay

@@ -4,7 +4,7 @@ using LlmServer.Services.Anthropic;
 using LlmServer.Services.Routing;
 using LlmServer.Services.Transport;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Pipeline;
 
 /// <summary>
 /// A request body translated into the upstream's dialect, per deployment (each knows the model by its own name and

@@ -14,7 +14,7 @@ using LlmServer.Services.Transport;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 
-namespace LlmServer.Api.Anthropic;
+namespace LlmServer.Api.Dialects.Anthropic;
 
 /// <summary>
 /// The /v1/messages (+ count_tokens) adapter over the exchange core: parses Anthropic's request, runs the shared
