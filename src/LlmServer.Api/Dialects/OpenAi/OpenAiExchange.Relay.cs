@@ -200,8 +200,8 @@ internal sealed partial class OpenAiExchange
                     stored = true;
                     await sessions.StoreAsync(call.Turn);
                 }
-                if (!write) continue;
-                writer.Write(output.Span);
+                if (write) writer.Write(output.Span);
+                if (events.HasBufferedFrame) continue;
                 var flush = await writer.FlushAsync(ctx.RequestAborted);
                 if (flush.IsCanceled || flush.IsCompleted)
                 {
