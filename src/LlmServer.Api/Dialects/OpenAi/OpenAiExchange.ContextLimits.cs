@@ -9,7 +9,7 @@ namespace LlmServer.Api.Dialects.OpenAi;
 internal sealed partial class OpenAiExchange
 {
     /// <summary>
-    /// Fits a chat request into its deployment's context (see <see cref="ContextLimits"/>): the body edit that
+    /// Fits a request (chat, completion or response) into its deployment's context (see <see cref="ContextLimits"/>): the body edit that
     /// lowers max_tokens (and the response header saying so), or the refusal of a prompt that does not fit at all.
     /// Nothing is counted unless the context length is known and max_tokens was given.
     /// </summary>
@@ -20,7 +20,8 @@ internal sealed partial class OpenAiExchange
         switch (fit.Verdict)
         {
             case ContextVerdict.PromptTooLong:
-                return (ExchangeErrors.InvalidRequest(fit.OpenAiMessage, "messages", "context_length_exceeded"), null);
+                var prompt = call.X.Surface switch { ExchangeSurface.Completions => "prompt", ExchangeSurface.Responses => "input", _ => "messages" };
+                return (ExchangeErrors.InvalidRequest(fit.OpenAiMessage, prompt, "context_length_exceeded"), null);
             case ContextVerdict.Clamped:
                 call.Ctx.Response.Headers[ContextDecision.ClampedHeader] = fit.ClampedHeaderValue;
                 var value = Encoding.UTF8.GetBytes(fit.MaxTokens!.Value.ToString(CultureInfo.InvariantCulture));

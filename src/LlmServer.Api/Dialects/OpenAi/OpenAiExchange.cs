@@ -231,7 +231,7 @@ internal sealed partial class OpenAiExchange(
         var surface = call.X.Surface;
         var streamsUsage = surface is ExchangeSurface.ChatCompletions or ExchangeSurface.Completions;
         var usageEdit = streamsUsage ? SplicedBody.IncludeUsageEdit(scan) : null;
-        var (refused, maxTokensEdit) = surface == ExchangeSurface.ChatCompletions ? FitContext(call, modelRoute.Model, body, scan) : default;
+        var (refused, maxTokensEdit) = surface != ExchangeSurface.Embeddings ? FitContext(call, modelRoute.Model, body, scan) : default;
         if (refused is not null)
         {
             await FailAsync(call, refused);

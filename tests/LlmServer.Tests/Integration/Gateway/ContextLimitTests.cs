@@ -81,6 +81,38 @@ public sealed class ContextLimitTests
         Assert.That(_configured.Fake.LastRequest.Body, Does.Contain("\"model\":\"fake-vllm-model\""), "the other edits of the body still apply");
     }
 
+    [TestCase("v1/completions", "max_tokens", false)]
+    [TestCase("v1/completions", "max_tokens", true)]
+    [TestCase("v1/responses", "max_output_tokens", false)]
+    [TestCase("v1/responses", "max_output_tokens", true)]
+    public async Task CompletionsAndResponses_MaxTokensOverAConfiguredContext_IsLoweredToFit_AndTheHeaderSaysSo(string path, string field, bool stream)
+    {
+        var body = new JsonObject { ["model"] = "house-model", [field] = 128000, ["stream"] = stream };
+        if (path == "v1/completions") body["prompt"] = "Write a long story.";
+        else body["input"] = "Write a long story.";
+        var json = body.ToJsonString();
+        var expected = Configured - Count(_configured, json);
+
+        var (response, _) = await Anthropic.AgentRequests.PostAsync(_configured, path, json);
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(200));
+        Assert.That((long?)_configured.Fake.LastRequest.Json![field], Is.EqualTo(expected));
+        Assert.That(response.Headers.GetValues(Header).Single(), Is.EqualTo($"128000->{expected}"));
+    }
+
+    [Test]
+    public async Task Completions_PromptOverTheContext_Is400ContextLengthExceeded_NamingThePrompt()
+    {
+        var json = new JsonObject { ["model"] = "house-model", ["max_tokens"] = 10, ["prompt"] = string.Join(' ', Enumerable.Repeat("context", 3000)) }.ToJsonString();
+
+        var (response, body) = await PostAsync(_configured, "v1/completions", json);
+
+        Assert.That((int)response.StatusCode, Is.EqualTo(400));
+        Assert.That((string?)body!["error"]!["code"], Is.EqualTo("context_length_exceeded"));
+        Assert.That((string?)body["error"]!["param"], Is.EqualTo("prompt"));
+        Assert.That(_configured.Fake.Requests, Is.Empty);
+    }
+
     [Test]
     public async Task ChatCompletions_MaxTokensThatFits_GoesUnchanged_WithoutTheHeader()
     {
