@@ -37,18 +37,20 @@ public static class ApiErrorWriter
     /// <summary>The body for an error in a given dialect (a path shared by two dialects, told apart by a header).</summary>
     public static JsonObject Body(HttpContext context, ErrorDialect dialect, int status, string code, string message)
     {
+        // NOTE: the types come from the one catalogue's rules, so a 503 or a 429 is typed alike by every writer.
+        var error = new Services.Exchange.ExchangeError(code, status, message);
         switch (dialect)
         {
             case ErrorDialect.Anthropic:
                 return new JsonObject
                 {
                     ["type"] = "error",
-                    ["error"] = new JsonObject { ["type"] = AnthropicType(status), ["message"] = message },
+                    ["error"] = new JsonObject { ["type"] = error.AnthropicType, ["message"] = message },
                 };
             case ErrorDialect.OpenAi:
                 return new JsonObject
                 {
-                    ["error"] = new JsonObject { ["message"] = message, ["type"] = OpenAiType(status), ["param"] = null, ["code"] = code },
+                    ["error"] = new JsonObject { ["message"] = message, ["type"] = error.OpenAiType, ["param"] = null, ["code"] = code },
                 };
             default:
                 return new JsonObject
@@ -100,29 +102,4 @@ public static class ApiErrorWriter
     }
 
     private static readonly JsonSerializerOptions s_json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    private static string OpenAiType(int status) => status switch
-    {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "invalid_request_error",
-        429 => "rate_limit_exceeded",
-        >= 400 and < 500 => "invalid_request_error",
-        503 => "service_unavailable",
-        504 => "timeout",
-        _ => "api_error",
-    };
-
-    private static string AnthropicType(int status) => status switch
-    {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        >= 400 and < 500 => "invalid_request_error",
-        503 or 529 => "overloaded_error",
-        _ => "api_error",
-    };
 }

@@ -30,8 +30,6 @@ public sealed partial class SessionMemory(IServiceProvider services, IOptions<Ga
 
     private IChatHistoryStore? Store => services.GetService<IChatHistoryStore>();
 
-    public static bool IsValidId(string id) => id.Length is > 0 and <= 128 && !id.Any(char.IsControl);
-
     /// <summary>The body with history prepended, and the turn to store later; null body when no store is registered.</summary>
     public async Task<(byte[]? Body, Turn? Turn)> PrepareAsync(string owner, string sessionId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
