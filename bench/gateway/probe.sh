@@ -38,7 +38,7 @@ round() { # stream conc
   local rss; rss=$(awk '/^VmRSS:/{print int($2/1024)}' /proc/$srv/status); local thr; thr=$(awk '/^Threads:/{print $2}' /proc/$srv/status)
   printf '%-7s c=%-3s rps=%-8s p50=%-6s p99=%-7s cpu_us/r=%-5s rss=%sMB thr=%s non2xx=%s csw/r=%s\n' "$([[ $1 == 1 ]] && echo stream || echo json)" "$2" "$rps" "$p50" "$p99" \
     "$(( n > 0 ? (c1 - c0) * 10000 / n : 0 ))" "$rss" "$thr" "$bad" "$(awk -v a="$s0" -v b="$s1" -v n="$n" 'BEGIN{printf "%.2f", (n > 0) ? (b - a) / n : 0}')"
-  [[ -z "${SERVER_CMD:-}" ]] && curl -s -H "Authorization: Bearer sk-bench-0000000000000000" "http://127.0.0.1:$PORT/api/v1/system/info" | grep -o "\"jit\":{[^}]*}\|\"gen0_collections\":[0-9]*\|\"gen2_collections\":[0-9]*" | tr "\n" " " && echo
+  [[ -n "${SERVER_CMD:-}" ]] || curl -s -H "Authorization: Bearer sk-bench-0000000000000000" "http://127.0.0.1:$PORT/api/v1/system/info" | grep -o "\"jit\":{[^}]*}\|\"gen0_collections\":[0-9]*\|\"gen2_collections\":[0-9]*" | tr "\n" " " && echo
 }
 echo "# ENVS=[$ENVS]"
 for i in $(seq "$ROUNDS"); do
