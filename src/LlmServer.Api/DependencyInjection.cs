@@ -79,19 +79,28 @@ public static partial class DependencyInjection
 
         // NOTE: explicit, so routing runs after the caller is known (WebApplication's default puts it first).
         app.UseRouting();
-        if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
+        // NOTE: the wire-compatible /v1 API authenticates by its API key alone (the caller middleware) and serves
+        // no page, so ASP.NET Core's authentication and authorization, Swagger and the static files are branches the
+        // hot path never enters.
+        app.UseWhen(static ctx => !IsWireApi(ctx.Request.Path), branch =>
         {
-            app.UseAuthentication();
-        }
-        app.UseAuthorization();
-        app.MapSessionChatApi();
+            if (app.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>() is not null)
+            {
+                branch.UseAuthentication();
+            }
+            branch.UseAuthorization();
+            branch.UseSessionChatDocs();
+            branch.UseDashboard(app);
+        });
+        app.MapHealth();
         app.MapOpenAiApi();
         app.MapAnthropicApi();
-        app.UseDashboard();
         app.MapLlmServerMetrics();
         app.MapControllers();
         return app;
     }
+
+    private static bool IsWireApi(PathString path) => path.StartsWithSegments("/v1");
 
     /// <summary>The OpenAI-wire /v1 API: its endpoints, session memory, stored responses and the gateway's health.</summary>
     private static IServiceCollection AddOpenAiWireApi(this IServiceCollection services)

@@ -65,8 +65,8 @@ internal static class ChatApiRegistration
         return app;
     }
 
-    /// <summary>Swagger UI at /docs and GET /health (after routing; the /v1 hot path never reaches them).</summary>
-    public static WebApplication MapSessionChatApi(this WebApplication app)
+    /// <summary>Swagger UI at /docs (after routing; the /v1 hot path never reaches it).</summary>
+    public static IApplicationBuilder UseSessionChatDocs(this IApplicationBuilder app)
     {
         app.UseSwagger(o => o.RouteTemplate = "docs/{documentName}/swagger.json");
         app.UseSwaggerUI(o =>
@@ -75,6 +75,12 @@ internal static class ChatApiRegistration
             o.SwaggerEndpoint("/docs/v1/swagger.json", "LlmServer v1");
             o.DocumentTitle = "LlmServer API";
         });
+        return app;
+    }
+
+    /// <summary>GET /health: each component's state.</summary>
+    public static WebApplication MapHealth(this WebApplication app)
+    {
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = WriteHealthAsync });
         return app;
     }

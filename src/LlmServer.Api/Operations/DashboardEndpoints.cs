@@ -9,7 +9,7 @@ namespace LlmServer.Api.Operations;
 /// </summary>
 internal static class DashboardEndpoints
 {
-    public static WebApplication UseDashboard(this WebApplication app)
+    public static IApplicationBuilder UseDashboard(this IApplicationBuilder app, WebApplication host)
     {
         // NOTE: a middleware, not an endpoint: routing treats /dashboard and /dashboard/ alike.
         app.Use((ctx, next) =>
@@ -21,7 +21,7 @@ internal static class DashboardEndpoints
             }
             return next(ctx);
         });
-        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = DashboardFiles(app) });
+        app.UseDefaultFiles(new DefaultFilesOptions { RequestPath = "/dashboard", FileProvider = DashboardFiles(host) });
         app.UseStaticFiles(new StaticFileOptions
         {
             OnPrepareResponse = ctx => ctx.Context.Response.Headers.CacheControl = "no-cache",
