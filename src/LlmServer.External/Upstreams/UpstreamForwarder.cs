@@ -6,9 +6,6 @@ using LlmServer.Services.Routing;
 using LlmServer.Services.Transport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Polly;
-using Polly.CircuitBreaker;
-using Polly.Retry;
 
 namespace LlmServer.External.Upstreams;
 
@@ -21,16 +18,13 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
     private readonly GatewayOptions _options;
     private readonly ILogger<UpstreamForwarder> _logger;
     private readonly LlmServerTelemetry? _telemetry;
-    private readonly ResiliencePipeline<UpstreamResult> _retry;
+    private readonly int _maxAttempts;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string, string), Uri> _uris = new();
 
-    private sealed record Breaker(ResiliencePipeline<UpstreamResult> Pipeline, CircuitBreakerStateProvider State);
-
-    private sealed class SendState(UpstreamForwarder self, UpstreamRequest request, ModelRoute route, CancellationToken clientAborted)
+    private sealed class SendState(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted)
     {
-        public readonly UpstreamForwarder Self = self;
         public readonly UpstreamRequest Request = request;
         public readonly ModelRoute Route = route;
         public readonly CancellationToken ClientAborted = clientAborted;
@@ -49,51 +43,53 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         _protocols = protocols;
         _options = options.Value;
         _logger = logger;
-        var r = _options.Retry;
-        _retry = r.MaxAttempts <= 1
-            ? ResiliencePipeline<UpstreamResult>.Empty
-            : new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }.AddRetry(new RetryStrategyOptions<UpstreamResult>
-            {
-                MaxRetryAttempts = Math.Min(r.MaxAttempts, 3) - 1,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(r.BaseDelayMs),
-                MaxDelay = TimeSpan.FromMilliseconds(Math.Max(r.MaxDelayMs, r.BaseDelayMs)),
-                ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result?.Retryable == true),
-                // NOTE: a Retry-After within the cap replaces the backoff; null falls back to exponential + jitter.
-                DelayGenerator = static args => ValueTask.FromResult(args.Outcome.Result?.RetryAfter),
-                OnRetry = args =>
-                {
-                    var failed = args.Outcome.Result;
-                    if (failed is not null)
-                    {
-                        LogRetry(_logger, failed.Deployment?.Id ?? "-", failed.Outcome, failed.UpstreamStatus, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds);
-                        failed.Dispose();
-                    }
-                    return default;
-                },
-            }).Build();
+        _maxAttempts = Math.Clamp(_options.Retry.MaxAttempts, 1, 3);
     }
 
     public bool IsOpen(Deployment deployment) =>
-        _breakers.TryGetValue(deployment.Id, out var b) && b.State.CircuitState is CircuitState.Open or CircuitState.Isolated;
+        _breakers.TryGetValue(deployment.Id, out var b) && b.State == CircuitState.Open;
 
+    /// <summary>
+    /// Attempts until one is not retryable or the attempts are spent. Only failures before any byte reached the
+    /// client are retryable (the adapters relay nothing before this returns); the wait is the upstream's
+    /// Retry-After when it sent one within the cap, else exponential backoff with jitter.
+    /// </summary>
     public async ValueTask<UpstreamResult> SendAsync(UpstreamRequest request, ModelRoute route, CancellationToken clientAborted)
     {
-        var state = new SendState(this, request, route, clientAborted);
-        var context = ResilienceContextPool.Shared.Get(clientAborted);
-        Outcome<UpstreamResult> outcome;
-        try
+        var state = new SendState(request, route, clientAborted);
+        UpstreamResult? result = null;
+        Exception? error = null;
+        for (var attempt = 1; ; attempt++)
         {
-            outcome = await _retry.ExecuteOutcomeAsync(static (ctx, s) => s.Self.AttemptAsync(s, ctx), context, state).ConfigureAwait(false);
+            try
+            {
+                result = await AttemptAsync(state).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                result = null;
+                error = e;
+                break;
+            }
+            if (attempt >= _maxAttempts || !result.Retryable) break;
+            var delay = result.RetryAfter ?? Backoff(attempt);
+            LogRetry(_logger, result.Deployment?.Id ?? "-", result.Outcome, result.UpstreamStatus, attempt + 1, delay.TotalMilliseconds);
+            result.Dispose();
+            result = null;
+            if (delay <= TimeSpan.Zero) continue;
+            try
+            {
+                await Task.Delay(delay, _time, clientAborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e)
+            {
+                error = e;
+                break;
+            }
         }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-        var result = outcome.Result ?? (clientAborted.IsCancellationRequested
+        result ??= clientAborted.IsCancellationRequested
             ? new UpstreamResult(UpstreamOutcome.ClientAborted, state.Current, clientAborted)
-            : new UpstreamResult(UpstreamOutcome.Unreachable, state.Current, clientAborted) { Detail = outcome.Exception?.Message });
+            : new UpstreamResult(UpstreamOutcome.Unreachable, state.Current, clientAborted) { Detail = error?.Message };
         result.UpstreamTicks = state.UpstreamTicks;
         result.Attempts = state.Attempts;
         if (result.Outcome is not (UpstreamOutcome.Ok or UpstreamOutcome.ClientError or UpstreamOutcome.ClientAborted))
@@ -103,11 +99,19 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         return result;
     }
 
-    private async ValueTask<Outcome<UpstreamResult>> AttemptAsync(SendState s, ResilienceContext outer)
+    /// <summary>Exponential from the base delay, capped, with ±20 % jitter so clients that failed together spread out.</summary>
+    private TimeSpan Backoff(int attempt)
+    {
+        var r = _options.Retry;
+        var exponential = Math.Min(Math.Max(r.MaxDelayMs, r.BaseDelayMs), r.BaseDelayMs * Math.Pow(2, attempt - 1));
+        return TimeSpan.FromMilliseconds(exponential * (0.8 + 0.4 * Random.Shared.NextDouble()));
+    }
+
+    private async ValueTask<UpstreamResult> AttemptAsync(SendState s)
     {
         s.Attempts++;
         Deployment? chosen = null;
-        Breaker? breaker = null;
+        CircuitBreaker? breaker = null;
         var speaking = 0;
         for (var i = 0; i < s.Route.Count; i++)
         {
@@ -116,7 +120,7 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
             if (_protocols.For(d.Kind)?.Accepts(s.Request.Path) != true) continue;
             speaking++;
             var b = BreakerFor(d);
-            if (b.State.CircuitState is CircuitState.Open or CircuitState.Isolated) continue;
+            if (b.State == CircuitState.Open) continue;
             chosen = d;
             breaker = b;
             s.Next += i + 1;
@@ -124,56 +128,45 @@ public sealed partial class UpstreamForwarder : IUpstreamForwarder
         }
         if (speaking == 0)
         {
-            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.Unsupported, s.Route.At(0), s.ClientAborted)
+            return new UpstreamResult(UpstreamOutcome.Unsupported, s.Route.At(0), s.ClientAborted)
             {
                 Detail = $"no deployment of {s.Route.Model.Name} speaks the wire of {s.Request.Path}",
-            });
+            };
         }
         if (chosen is null || breaker is null)
         {
-            return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted)
+            return new UpstreamResult(UpstreamOutcome.CircuitOpen, s.Route.At(0), s.ClientAborted)
             {
                 Detail = "every deployment's circuit is open",
-                RetryAfter = BreakDuration,
-            });
+                RetryAfter = CircuitBreaker.BreakDuration(_options.CircuitBreaker),
+            };
         }
         s.Current = chosen;
-        var inner = ResilienceContextPool.Shared.Get(outer.CancellationToken);
+        if (!breaker.TryEnter())
+        {
+            // NOTE: the circuit opened, or its one trial call is out, between the state check and now; let the retry move on.
+            return new UpstreamResult(UpstreamOutcome.CircuitOpen, chosen, s.ClientAborted)
+            {
+                Retryable = true,
+                Detail = "circuit open",
+                RetryAfter = CircuitBreaker.BreakDuration(_options.CircuitBreaker),
+            };
+        }
+        var failed = false;
         try
         {
-            var outcome = await breaker.Pipeline.ExecuteOutcomeAsync(
-                static async (_, st) => Outcome.FromResult(await st.Self.SendOnceAsync(st).ConfigureAwait(false)), inner, s).ConfigureAwait(false);
-            if (outcome.Exception is BrokenCircuitException)
-            {
-                // NOTE: the circuit opened between the state check and the call; let the retry move on.
-                return Outcome.FromResult(new UpstreamResult(UpstreamOutcome.CircuitOpen, chosen, s.ClientAborted) { Retryable = true, Detail = "circuit open", RetryAfter = BreakDuration });
-            }
-            return outcome;
+            var result = await SendOnceAsync(s).ConfigureAwait(false);
+            failed = result.BreakerFailure;
+            return result;
         }
         finally
         {
-            ResilienceContextPool.Shared.Return(inner);
+            breaker.Exit(failed);
         }
     }
 
-    /// <summary>How long an opened circuit stays open: when the caller of an all-open model may try again.</summary>
-    private TimeSpan BreakDuration => TimeSpan.FromSeconds(Math.Max(0.5, _options.CircuitBreaker.BreakSeconds));
-
-    private Breaker BreakerFor(Deployment d) => _breakers.GetOrAdd(d.Id, static (_, a) =>
-    {
-        var (o, time) = a;
-        var state = new CircuitBreakerStateProvider();
-        var pipeline = new ResiliencePipelineBuilder<UpstreamResult> { TimeProvider = time }.AddCircuitBreaker(new CircuitBreakerStrategyOptions<UpstreamResult>
-        {
-            FailureRatio = o.FailureRatio,
-            MinimumThroughput = Math.Max(2, o.MinimumThroughput),
-            SamplingDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.SamplingSeconds)),
-            BreakDuration = TimeSpan.FromSeconds(Math.Max(0.5, o.BreakSeconds)),
-            ShouldHandle = static args => ValueTask.FromResult(args.Outcome.Result?.BreakerFailure == true),
-            StateProvider = state,
-        }).Build();
-        return new Breaker(pipeline, state);
-    }, (_options.CircuitBreaker, _time));
+    private CircuitBreaker BreakerFor(Deployment d) =>
+        _breakers.GetOrAdd(d.Id, static (_, a) => new CircuitBreaker(a.CircuitBreaker, a.Time), (_options.CircuitBreaker, Time: _time));
 
     private Uri UriFor(IUpstreamProtocol protocol, Deployment d, UpstreamRequest request)
     {

@@ -128,7 +128,7 @@ public sealed record RetryOptions
     public double MaxRetryAfterSeconds { get; init; } = 5;
 }
 
-/// <summary>Circuit breaker per deployment (Polly).</summary>
+/// <summary>Circuit breaker per deployment.</summary>
 public sealed record CircuitBreakerOptions
 {
     public double FailureRatio { get; init; } = 0.5;
