@@ -92,6 +92,11 @@ public static partial class DependencyInjection
             branch.UseSessionChatDocs();
             branch.UseDashboard(app);
         });
+        // NOTE: a branch's builder keeps its own properties, so WebApplication would not see that authentication
+        // and authorization are placed and would add both again in front of the whole pipeline.
+        var builder = (IApplicationBuilder)app;
+        builder.Properties["__AuthenticationMiddlewareSet"] = true;
+        builder.Properties["__AuthorizationMiddlewareSet"] = true;
         app.MapHealth();
         app.MapOpenAiApi();
         app.MapAnthropicApi();
