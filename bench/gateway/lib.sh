@@ -113,17 +113,17 @@ threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; }
 
 # measure PID CONC SECONDS LUA URL [VAR=value ...]: one wrk run on CPU 0; sets RESULT (the lua script's RESULT
-# line) and CPU_US (the server's CPU microseconds per answered request)
+# line), TICKS (the server's CPU clock ticks during the run) and CPU_US (its CPU microseconds per request)
 measure() {
   local pid=$1 conc=$2 secs=$3 lua=$4 url=$5; shift 5
   local c0 c1 out
   c0=$(cpu_ticks "$pid")
   out=$(env "$@" taskset -c 0 wrk -t1 -c"$conc" -d"${secs}s" --timeout 10s --latency -s "$lua" "$url" 2>&1 || true)
-  c1=$(cpu_ticks "$pid")
+  c1=$(cpu_ticks "$pid"); TICKS=$((c1 - c0))
   RESULT=$(grep '^RESULT' <<<"$out" || true)
   [[ -n "$RESULT" ]] || { log "wrk gave no RESULT: ${out:0:400}"; RESULT="RESULT requests=0 rps=0 p50_us=0 p99_us=0 non2xx=0 errors=0"; }
   local n; n=$(kv requests "$RESULT")
-  CPU_US=$(awk -v d=$((c1 - c0)) -v hz="$TICK" -v n="$n" 'BEGIN{ if (n > 0) printf "%.0f", d * 1e6 / hz / n; else print "-" }')
+  CPU_US=$(awk -v d="$TICKS" -v hz="$TICK" -v n="$n" 'BEGIN{ if (n > 0) printf "%.0f", d * 1e6 / hz / n; else print "-" }')
 }
 
 # warm PID CONC SECONDS LUA URL [VAR=value ...]: load that is not measured
