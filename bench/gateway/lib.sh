@@ -11,6 +11,7 @@ export BENCH_LUA_DIR="$HERE"
 ENVS=${ENVS:-}
 TICK=$(getconf CLK_TCK)
 LOGS=${LOGS:-$(mktemp -d "/tmp/llmserver-bench-$(basename "$0" .sh).XXXX")}
+mkdir -p "$LOGS"
 STARTED=()
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -39,3 +39,14 @@ function bench_result(summary, latency, counters)
   line = line .. " statuses=" .. (#parts > 0 and table.concat(parts, ",") or "-")
   io.write(line .. "\n")
 end
+
+-- Ends the whole wrk run GRACE seconds from now (answers in flight arrive meanwhile). wrk sleeps out -d in its
+-- main thread and only its SIGINT handler cuts that short (the threads notice within 100 ms). The shell
+-- os.execute starts is wrk's child ($PPID); the signal is sent from the background, since system() ignores
+-- SIGINT while it waits.
+function bench_stop(grace)
+  if not bench_stopping then
+    bench_stopping = true
+    os.execute("(sleep " .. (grace or 0) .. "; kill -INT $PPID) >/dev/null 2>&1 &")
+  end
+end
