@@ -113,13 +113,14 @@ threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 # kv KEY LINE: the value of KEY=value in a RESULT line
 kv() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; }
 
-# measure PID CONC SECONDS LUA URL [VAR=value ...]: one wrk run on CPU 0; sets RESULT (the lua script's RESULT
+# measure PID CONC SECONDS LUA URL [VAR=value ...]: one wrk run on CPU 0 (WRK_TIMEOUT, default 10s, is how long
+# an answer may take and still count); sets RESULT (the lua script's RESULT
 # line), TICKS (the server's CPU clock ticks during the run) and CPU_US (its CPU microseconds per request)
 measure() {
   local pid=$1 conc=$2 secs=$3 lua=$4 url=$5; shift 5
   local c0 c1 out
   c0=$(cpu_ticks "$pid")
-  out=$(env "$@" taskset -c 0 wrk -t1 -c"$conc" -d"${secs}s" --timeout 10s --latency -s "$lua" "$url" 2>&1 || true)
+  out=$(env "$@" taskset -c 0 wrk -t1 -c"$conc" -d"${secs}s" --timeout "${WRK_TIMEOUT:-10s}" --latency -s "$lua" "$url" 2>&1 || true)
   c1=$(cpu_ticks "$pid"); TICKS=$((c1 - c0))
   RESULT=$(grep '^RESULT' <<<"$out" || true)
   [[ -n "$RESULT" ]] || { log "wrk gave no RESULT: ${out:0:400}"; RESULT="RESULT requests=0 rps=0 p50_us=0 p99_us=0 non2xx=0 errors=0"; }
