@@ -5,11 +5,11 @@
 # then SOAK_SECONDS of normal json + stream traffic at a moderate rate. RSS (and the GC heap, threads) sampled
 # every SAMPLE_SECONDS throughout; prints the series and "RSS back within N MB of warm".
 #   PUBLISH=/tmp/llmserver-gw-r2r bash bench/gateway/soak.sh
-#   HOSTILE=10000 HOSTILE_CONC=16 SOAK_SECONDS=300 SOAK_CONC=8 SOAK_RPS=200 WARMUP_SECONDS=60 SAMPLE_SECONDS=10 ENVS=... bash bench/gateway/soak.sh
+#   HOSTILE=10000 HOSTILE_CONC=16 SOAK_SECONDS=300 SOAK_CONC=8 SOAK_RPS=500 WARMUP_SECONDS=60 SAMPLE_SECONDS=10 ENVS=... bash bench/gateway/soak.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HOSTILE=${HOSTILE:-10000}; HOSTILE_CONC=${HOSTILE_CONC:-16}
-SOAK_SECONDS=${SOAK_SECONDS:-300}; SOAK_CONC=${SOAK_CONC:-8}; SOAK_RPS=${SOAK_RPS:-200}
+SOAK_SECONDS=${SOAK_SECONDS:-300}; SOAK_CONC=${SOAK_CONC:-8}; SOAK_RPS=${SOAK_RPS:-500}
 WARMUP_SECONDS=${WARMUP_SECONDS:-60}; SAMPLE_SECONDS=${SAMPLE_SECONDS:-10}
 UP_PORT=${UP_PORT:-28480}; SLOW_PORT=${SLOW_PORT:-28481}; PORT=${PORT:-28483}
 KINDS="malformed_json oversize huge_headers unknown_model random_path invalid_key deep_json"
