@@ -82,11 +82,15 @@ local builders = assert(kinds[kind], "unknown KIND " .. kind)
 
 -- After the N-th request a connection sends nothing more (only one that reconnects after a closed connection
 -- does, counted in sent), and the run ends a second later, once the answers in flight have arrived.
+-- NOTE: wrk calls request() once per thread to check the script before the run and never sends that request,
+-- so the first call is not counted.
 sent = 0
+local calls = 0
 function request()
-  sent = sent + 1
+  calls = calls + 1
+  if calls > 1 then sent = sent + 1 end
   if sent >= limit then bench_stop(1) end
-  return builders[(sent - 1) % #builders + 1](sent)
+  return builders[sent % #builders + 1](sent)
 end
 
 function delay()
