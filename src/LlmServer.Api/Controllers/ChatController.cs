@@ -79,8 +79,9 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// <summary>The authenticated caller (virtual key, ledger key id) as the chat service needs it.</summary>
     private ChatCaller Caller()
     {
-        var identity = HttpContext.Features.Get<GatewayRequestFeature>()?.Caller ?? CallerIdentity.Anonymous;
-        return new ChatCaller(identity.VirtualKey, identity.LedgerKeyId);
+        var feature = HttpContext.Features.Get<GatewayRequestFeature>();
+        var identity = feature?.Caller ?? CallerIdentity.Anonymous;
+        return new ChatCaller(identity.VirtualKey, identity.LedgerKeyId) { Started = feature?.Start };
     }
 
     private void SetMaskedHeader(ChatCaller caller)
