@@ -1,3 +1,4 @@
+using LlmServer.Api.Dialects;
 using LlmServer.Api.Pipeline;
 using System.Text;
 using System.Text.Json;
@@ -194,9 +195,9 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
             }
             catch (LlmServerException ex)
             {
-                var (status, code, message) = ApiErrorWriter.Describe(HttpContext, ex);
-                Log.StreamFailed(logger, status, code);
-                await WriteEventAsync("error", ApiErrorWriter.Body(HttpContext, status, code, message).ToJsonString(), aborted);
+                var error = DialectErrorWriter.Of(ex);
+                Log.StreamFailed(logger, error.Status, error.Code);
+                await DialectErrorWriter.WriteAsync(HttpContext, Dialect.Session, error, DialectErrorWriter.Localize(HttpContext, error));
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {

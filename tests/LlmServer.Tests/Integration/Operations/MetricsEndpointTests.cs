@@ -199,14 +199,16 @@ public sealed class MetricsCardinalityTests
     [Test]
     public async Task MadeUpModelsThatTheUpstreamAccepts_GetOwnSeriesOnlyUpToTheCap()
     {
-        // NOTE: the session chat API sends any model name to its upstream, and the fake upstream accepts them all.
+        const int names = MetricLabels.MaxLearnedModels + 40;
+        // NOTE: more model names than the cap, each one the gateway routes to the OpenAI upstream, which the fake
+        // answers whatever the name.
         await using var host = await GatewayHost.StartAsync(s =>
         {
             s["LlmServer:OpenAi:ApiKey"] = "sk-server-cardinality";
             s["LlmServer:OpenAi:BaseUrl"] = s["LlmServer:Gateway:Upstreams:0:BaseUrl"];
+            for (var i = 0; i < names; i++) s[$"LlmServer:Gateway:OpenAiModels:{1000 + i}"] = $"accepted-model-{i}";
         }, realLedger: true);
         using var http = host.Client();
-        const int names = MetricLabels.MaxLearnedModels + 40;
         for (var i = 0; i < names; i++)
         {
             using var r = await http.PostAsJsonAsync("/api/v1/chat", new { user_prompt = "hi", model = $"accepted-model-{i}" });

@@ -6,12 +6,12 @@ using static LlmServer.Tests.Integration.Chat.ChatTestKit;
 namespace LlmServer.Tests.Integration.Chat;
 
 /// <summary>
-/// Which models the session chat API sends upstream (the ones the gateway routes, as on /v1), and what its ledger
-/// row says about the server's own time.
+/// The session chat API as an adapter of the exchange core: which models it sends upstream (the ones the gateway
+/// routes, as on /v1), what its ledger row says about the server's own time, how a broken stream ends.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class SessionChatModelsTests
+public sealed class SessionChatExchangeTests
 {
     private const string Unknown = "no-such-model-7";
 
@@ -131,5 +131,19 @@ public sealed class SessionChatModelsTests
         Assert.That(row.Status, Is.EqualTo(200));
         Assert.That(row.OverheadMs, Is.GreaterThan(0));
         Assert.That(row.LatencyMs - row.OverheadMs, Is.GreaterThanOrEqualTo(500), "six words stream as at least five delayed events: upstream time");
+    }
+
+    [Test]
+    public async Task StreamCutMidWay_EndsWithTheSessionErrorBody_AsAnEvent_InReadableKorean()
+    {
+        _host.Fake.EnqueueFault(Fault.EndEarly(5) with { PathPrefix = "/v1/responses" });
+
+        var response = await PostAsync(_client, "/api/v1/chat/stream", """{"user_prompt":"a b c d"}""");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var last = text.TrimEnd('\n').Split("\n\n")[^1];
+        Assert.That(last, Does.StartWith("event: error\ndata: {\"success\":false,\"error\":{\"code\":\"upstream_disconnected\",\"message\":\"답변이 끝나기 전에 업스트림 연결이 끊어졌습니다.\"},\"trace_id\":\""));
+        Assert.That(text, Does.Not.Contain("event: done"));
     }
 }
