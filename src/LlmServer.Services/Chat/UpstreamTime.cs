@@ -11,20 +11,9 @@ internal sealed class UpstreamTime
     private long _ticks;
 
     /// <summary>Runs an upstream call, counting its time as upstream time however it ends.</summary>
-    public async Task<T> Wait<T>(Func<Task<T>> call)
-    {
-        var start = Stopwatch.GetTimestamp();
-        try
-        {
-            return await call();
-        }
-        finally
-        {
-            _ticks += Stopwatch.GetTimestamp() - start;
-        }
-    }
+    public Task<T> Wait<T>(Func<Task<T>> call) => Wait(() => new ValueTask<T>(call())).AsTask();
 
-    /// <summary>Reads the next piece of an upstream stream, counting the wait as upstream time.</summary>
+    /// <summary>Reads the next piece of an upstream stream (or makes the call), counting the wait as upstream time however it ends.</summary>
     public async ValueTask<T> Wait<T>(Func<ValueTask<T>> read)
     {
         var start = Stopwatch.GetTimestamp();
