@@ -1,3 +1,4 @@
+using LlmServer.Api.Dialects;
 using LlmServer.Api.Pipeline;
 using System.Text;
 using System.Text.Json;
@@ -32,6 +33,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// <response code="200">The answer, with tokens, cost and api_key_source (for background=true: response_id and status queued).</response>
     /// <response code="400">Invalid request, malformed JSON, or a session id that is not 1..128 printable ASCII characters (invalid_session_id).</response>
     /// <response code="401">OpenAI rejected the caller's own key.</response>
+    /// <response code="404">A model the gateway does not route (model_not_found; GET /v1/models lists the ones it does).</response>
     /// <response code="413">Body larger than LlmServer:Limits:MaxRequestBodyBytes.</response>
     /// <response code="429">The key's rate limit (rate_limit_exceeded) or budget (budget_exceeded), or the upstream's (upstream_rate_limited); Retry-After when waiting helps.</response>
     /// <response code="502">Upstream failed after the retries, unreachable, or answered garbage.</response>
@@ -41,6 +43,7 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     [ProducesResponseType<ChatResponse>(StatusCodes.Status200OK)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status400BadRequest)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status401Unauthorized)]
+    [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status404NotFound)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status413PayloadTooLarge)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status429TooManyRequests)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status502BadGateway)]
@@ -79,8 +82,9 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// <summary>The authenticated caller (virtual key, ledger key id) as the chat service needs it.</summary>
     private ChatCaller Caller()
     {
-        var identity = HttpContext.Features.Get<GatewayRequestFeature>()?.Caller ?? CallerIdentity.Anonymous;
-        return new ChatCaller(identity.VirtualKey, identity.LedgerKeyId);
+        var feature = HttpContext.Features.Get<GatewayRequestFeature>();
+        var identity = feature?.Caller ?? CallerIdentity.Anonymous;
+        return new ChatCaller(identity.VirtualKey, identity.LedgerKeyId) { Started = feature?.Start };
     }
 
     private void SetMaskedHeader(ChatCaller caller)
@@ -95,10 +99,12 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
     /// The turn is stored only once the stream completed; a client that disconnects cancels the upstream call.
     /// </remarks>
     /// <response code="200">text/event-stream.</response>
+    /// <response code="404">A model the gateway does not route (model_not_found), before the stream starts.</response>
     [HttpPost("stream")]
     [Produces("text/event-stream", "application/json")]
     [ProducesResponseType(StatusCodes.Status200OK)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status400BadRequest)]
+    [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status404NotFound)]
     [ProducesResponseType<ApiErrorResponse>(StatusCodes.Status503ServiceUnavailable)]
     public async Task<IActionResult> StreamAsync([FromBody] ChatRequest request)
     {
@@ -193,9 +199,9 @@ public sealed partial class ChatController(IChatService chat, IOptions<JsonOptio
             }
             catch (LlmServerException ex)
             {
-                var (status, code, message) = ApiErrorWriter.Describe(HttpContext, ex);
-                Log.StreamFailed(logger, status, code);
-                await WriteEventAsync("error", ApiErrorWriter.Body(HttpContext, status, code, message).ToJsonString(), aborted);
+                var error = DialectErrorWriter.Of(ex);
+                Log.StreamFailed(logger, error.Status, error.Code);
+                await DialectErrorWriter.WriteAsync(HttpContext, Dialect.Session, error, DialectErrorWriter.Localize(HttpContext, error));
             }
             catch (OperationCanceledException) when (aborted.IsCancellationRequested)
             {

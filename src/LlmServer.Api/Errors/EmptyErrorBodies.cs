@@ -1,3 +1,5 @@
+using LlmServer.Api.Dialects;
+
 namespace LlmServer.Api.Errors;
 
 /// <summary>
@@ -32,6 +34,6 @@ internal static class EmptyErrorBodies
             _ => ("bad_request", "Bad request."),
         };
         string[] args = status == StatusCodes.Status405MethodNotAllowed ? [http.Response.Headers.Allow.ToString()] : [];
-        return ApiErrorWriter.WriteAsync(http, status, code, ApiErrorWriter.Localize(http, code, fallback, args));
+        return DialectErrorWriter.WriteLocalizedAsync(http, DialectErrorWriter.HostError(status, code, fallback, args));
     }
 }

@@ -1,3 +1,4 @@
+using LlmServer.Api.Dialects;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace LlmServer.Api.Errors;
@@ -41,7 +42,7 @@ internal sealed partial class UnhandledExceptionHandler(UnhandledErrorMetrics me
                 return true;
             }
             LogBadRequest(logger, bad.StatusCode, RouteLabel.Of(context.Request.Path));
-            await ApiErrorWriter.WriteAsync(context, bad.StatusCode, "bad_request", ApiErrorWriter.Localize(context, "bad_request", "Bad request."));
+            await DialectErrorWriter.WriteLocalizedAsync(context, DialectErrorWriter.HostError(bad.StatusCode, "bad_request", "Bad request."));
             return true;
         }
         var route = RouteLabel.Of(context.Request.Path);
@@ -52,8 +53,8 @@ internal sealed partial class UnhandledExceptionHandler(UnhandledErrorMetrics me
         var site = Site(exception);
         LogUnhandled(logger, exception.GetType().Name, site, route, traceId);
         context.Response.Clear();
-        await ApiErrorWriter.WriteAsync(context, StatusCodes.Status500InternalServerError, "internal_error",
-            ApiErrorWriter.Localize(context, "internal_error", "The server failed to process the request (trace id " + traceId + ").", [traceId]));
+        await DialectErrorWriter.WriteLocalizedAsync(context, DialectErrorWriter.HostError(StatusCodes.Status500InternalServerError, "internal_error",
+            "The server failed to process the request (trace id " + traceId + ").", traceId));
         return true;
     }
 

@@ -1,4 +1,4 @@
-using LlmServer.Api.Errors;
+using LlmServer.Api.Dialects;
 using LlmServer.Services.Errors;
 using Microsoft.AspNetCore.Mvc.Filters;
 
@@ -17,11 +17,10 @@ internal sealed partial class ApiExceptionFilter(ILogger<ApiExceptionFilter> log
         switch (context.Exception)
         {
             case LlmServerException ex:
-                var (status, code, message) = ApiErrorWriter.Describe(http, ex);
-                Log.Mapped(logger, status, code);
                 // NOTE: a catalogue entry carries its own Retry-After (none for a budget that never resets).
-                var retryAfter = ex.Status is not null ? ex.RetryAfter : ex.Kind == ErrorKind.RateLimited ? ex.RetryAfter ?? "1" : null;
-                context.Result = ApiErrorWriter.Result(http, status, code, message, retryAfter);
+                var error = DialectErrorWriter.Of(ex);
+                Log.Mapped(logger, error.Status, error.Code);
+                context.Result = DialectErrorWriter.Result(http, error, DialectErrorWriter.Localize(http, error));
                 context.ExceptionHandled = true;
                 break;
             case OperationCanceledException when http.RequestAborted.IsCancellationRequested:

@@ -1,4 +1,4 @@
-using LlmServer.Api.Errors;
+using LlmServer.Api.Dialects;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Infrastructure;
 
@@ -17,6 +17,7 @@ internal sealed class DialectClientErrorFactory : IClientErrorFactory
             StatusCodes.Status404NotFound => "not_found",
             _ => "bad_request",
         };
-        return ApiErrorWriter.Result(http, status, code, ApiErrorWriter.Localize(http, code, "Bad request."));
+        var error = DialectErrorWriter.HostError(status, code, "Bad request.");
+        return DialectErrorWriter.Result(http, error, DialectErrorWriter.Localize(http, error));
     }
 }

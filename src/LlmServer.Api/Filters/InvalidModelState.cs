@@ -1,4 +1,4 @@
-using LlmServer.Api.Errors;
+using LlmServer.Api.Dialects;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LlmServer.Api.Filters;
@@ -23,11 +23,11 @@ internal static class InvalidModelState
             .Distinct()
             .ToList();
         var detail = problems.Count == 0 ? "unknown error" : string.Join(" ", problems);
-        return json
-            ? ApiErrorWriter.Result(http, StatusCodes.Status400BadRequest, "invalid_json",
-                ApiErrorWriter.Localize(http, "invalid_json", "The request body is not valid JSON: " + detail, [detail]))
-            : ApiErrorWriter.Result(http, StatusCodes.Status400BadRequest, "validation_error",
-                ApiErrorWriter.Localize(http, "validation_error", "The request is invalid.") + " " + detail);
+        var error = json
+            ? DialectErrorWriter.HostError(StatusCodes.Status400BadRequest, "invalid_json", "The request body is not valid JSON: " + detail, detail)
+            : DialectErrorWriter.HostError(StatusCodes.Status400BadRequest, "validation_error", "The request is invalid.");
+        var message = DialectErrorWriter.Localize(http, error);
+        return DialectErrorWriter.Result(http, error, json ? message : message + " " + detail);
     }
 
     private static string Describe(string key, Microsoft.AspNetCore.Mvc.ModelBinding.ModelError error)

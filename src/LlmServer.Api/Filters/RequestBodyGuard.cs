@@ -1,5 +1,6 @@
-using System.Globalization;
+using LlmServer.Api.Dialects;
 using LlmServer.Api.Errors;
+using LlmServer.Services.Exchange;
 using LlmServer.Services.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -17,18 +18,17 @@ internal static class RequestBodyGuard
 {
     /// <summary>The body limit that applies to this request's path.</summary>
     public static long Of(HttpContext context) =>
-        ApiErrorWriter.DialectOf(context.Request.Path) == ErrorDialect.Session
+        DialectErrorWriter.DialectOf(context.Request.Path) == Dialect.Session
             ? context.RequestServices.GetRequiredService<IOptions<RequestLimitsOptions>>().Value.MaxRequestBodyBytes
             : context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
 
     /// <summary>413 in the path's dialect, and its ledger row.</summary>
     public static Task WriteTooLargeAsync(HttpContext context)
     {
-        var limit = Of(context).ToString(CultureInfo.InvariantCulture);
-        RejectedRequestLedger.Record(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large");
+        var error = ExchangeErrors.PayloadTooLarge(Of(context));
+        RejectedRequestLedger.Record(context, error.Status, error.Code);
         context.Response.Clear();
-        return ApiErrorWriter.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "payload_too_large",
-            ApiErrorWriter.Localize(context, "payload_too_large", $"The request body exceeds the limit of {limit} bytes.", [limit]));
+        return DialectErrorWriter.WriteLocalizedAsync(context, error);
     }
 
     /// <summary>Rejects a declared oversized body or a non-UTF-8 charset at once and caps the rest while it is read.</summary>
@@ -47,8 +47,8 @@ internal static class RequestBodyGuard
             if (!IsUtf8(context.Request.ContentType))
             {
                 RejectedRequestLedger.Record(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset");
-                return ApiErrorWriter.WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset",
-                    ApiErrorWriter.Localize(context, "unsupported_charset", "The request body must be JSON encoded as UTF-8 (charset=utf-8)."));
+                return DialectErrorWriter.WriteLocalizedAsync(context, DialectErrorWriter.HostError(StatusCodes.Status415UnsupportedMediaType, "unsupported_charset",
+                    "The request body must be JSON encoded as UTF-8 (charset=utf-8)."));
             }
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
             {

@@ -1,7 +1,7 @@
 using FluentValidation;
 using FluentValidation.AspNetCore;
 using FluentValidation.Results;
-using LlmServer.Api.Errors;
+using LlmServer.Api.Dialects;
 using Microsoft.AspNetCore.Mvc;
 
 namespace LlmServer.Api.Filters;
@@ -45,9 +45,9 @@ internal sealed class ValidationFailures : IValidatorInterceptor
         }
         var codes = errors.Select(e => e.ErrorCode).Distinct().ToList();
         var messages = errors
-            .Select(e => ErrorCatalog.Knows(e.ErrorCode) ? ApiErrorWriter.Localize(http, e.ErrorCode, e.ErrorMessage) : e.ErrorMessage)
+            .Select(e => DialectErrorWriter.Localize(http, DialectErrorWriter.HostError(StatusCodes.Status400BadRequest, e.ErrorCode, e.ErrorMessage)))
             .Distinct();
-        return ApiErrorWriter.Result(http, StatusCodes.Status400BadRequest,
-            codes.Count == 1 ? codes[0] : "validation_error", string.Join(" ", messages));
+        return DialectErrorWriter.Result(http, DialectErrorWriter.HostError(StatusCodes.Status400BadRequest,
+            codes.Count == 1 ? codes[0] : "validation_error", string.Join(" ", messages)));
     }
 }

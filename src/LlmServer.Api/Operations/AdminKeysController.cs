@@ -79,7 +79,7 @@ public sealed class AdminKeysController(IVirtualKeyService keys, IBudgetStore bu
         return Ok(new OkDto<KeyDto>(await ToDtoAsync(key!, cancellationToken)));
     }
 
-    private ObjectResult NotFoundError(string id) =>
+    private IActionResult NotFoundError(string id) =>
         ApiError.Create(HttpContext, StatusCodes.Status404NotFound, "key_not_found", $"No virtual key with id '{id}'.");
 
     private static VirtualKeySpec Merge(VirtualKeySpec spec, KeyRequestDto r) => spec with

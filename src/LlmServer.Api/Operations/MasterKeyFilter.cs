@@ -1,5 +1,4 @@
-using LlmServer.Api.Pipeline;
-using System.Diagnostics;
+using LlmServer.Api.Dialects;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.Filters;
 
@@ -8,11 +7,8 @@ namespace LlmServer.Api.Operations;
 /// <summary>The session API's error body: {"success":false,"error":{"code","message"},"trace_id"}.</summary>
 internal static class ApiError
 {
-    public static ObjectResult Create(HttpContext http, int status, string code, string message) =>
-        new(new { success = false, error = new { code, message }, trace_id = Activity.Current?.TraceId.ToString() ?? http.TraceIdentifier })
-        {
-            StatusCode = status,
-        };
+    public static IActionResult Create(HttpContext http, int status, string code, string message) =>
+        DialectErrorWriter.Result(http, DialectErrorWriter.HostError(status, code, message));
 }
 
 /// <summary>

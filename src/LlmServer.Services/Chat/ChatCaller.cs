@@ -27,6 +27,9 @@ public sealed class ChatCaller
     /// <summary>Who owns what this caller stores (sessions, background responses): its virtual key, else the operator.</summary>
     public string Owner => Ownership.Owners.Of(VirtualKey?.Id);
 
+    /// <summary>Stopwatch timestamp when the server took the request (latency and overhead count from it), or null: when the service is called.</summary>
+    public long? Started { get; init; }
+
     /// <summary>Set by the service once the request was masked: counts per type, e.g. <c>AWS_EC2=2, EMAIL=1</c> (never values).</summary>
     public string? MaskedSummary { get; set; }
 

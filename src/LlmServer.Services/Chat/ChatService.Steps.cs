@@ -12,19 +12,29 @@ public sealed partial class ChatService
 {
     private sealed record Prepared(UpstreamRequest Call, KeySelection Keys, string Instructions);
 
-    private ExchangeState Begin(ChatRequest request, ChatCaller caller, bool stream) =>
-        new(ExchangeSurface.SessionChat, caller.VirtualKey, caller.LedgerKeyId, Stopwatch.GetTimestamp())
+    private ExchangeState Begin(ChatRequest request, ChatCaller caller, bool stream, UpstreamTime waited)
+    {
+        var started = caller.Started ?? Stopwatch.GetTimestamp();
+        return new(ExchangeSurface.SessionChat, caller.VirtualKey, caller.LedgerKeyId, started)
         {
             Stream = stream,
             SessionId = request.EffectiveSessionId,
             Upstream = upstream.Name,
+            Overhead = () => waited.OverheadMs(started),
         };
+    }
 
     private async Task<Prepared> PrepareAsync(ChatRequest request, ChatCaller caller, string language, ExchangeState x, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
         var keys = KeySelection.Select(request, upstream.HasServerKey);
         x.ApiKeySource = keys.Source;
+        var model = string.IsNullOrWhiteSpace(request.Model) ? o.DefaultModel : request.Model.Trim();
+        x.Model = model;
+        if (router is not null && ChatModels.Check(router, model, upstream.Name) is { } unknown)
+        {
+            throw LlmServerException.From(unknown);
+        }
         var instructions = ChatComposition.ComposeInstructions(request, o, language);
         IReadOnlyList<ChatTurn> stored = [];
         if (request.EffectiveSessionId is { } sessionId && o.History.MaxTurns > 0)
@@ -33,7 +43,7 @@ public sealed partial class ChatService
         }
         var call = new UpstreamRequest
         {
-            Model = string.IsNullOrWhiteSpace(request.Model) ? o.DefaultModel : request.Model.Trim(),
+            Model = model,
             Instructions = instructions.Length == 0 ? null : instructions,
             Input = ChatComposition.ComposeInput(request, stored),
             MaxOutputTokens = request.MaxTokens ?? o.MaxTokens,
@@ -42,7 +52,6 @@ public sealed partial class ChatService
             Background = request.Background,
             UserApiKey = keys.UserApiKey,
         };
-        x.Model = call.Model;
 
         var prompt = tokens is null ? 0 : Tokens.AdmissionTokens.For(tokens, caller.VirtualKey, call);
         if (await steps.AdmitAsync(x, prompt, call.MaxOutputTokens, cancellationToken) is { } refused)

@@ -48,19 +48,21 @@ public sealed partial class ChatService(
     ILogger<ChatService> logger,
     Tokens.ITokenCounter? tokens = null,
     IMaskingService? masking = null,
-    IOwnedResponseStore? responses = null) : IChatService
+    IOwnedResponseStore? responses = null,
+    Routing.IModelRouter? router = null) : IChatService
 {
     private const int MaxStoredMessagesReturned = 10_000;
 
     /// <inheritdoc />
     public async Task<ChatResponse> ChatAsync(ChatRequest request, ChatCaller caller, string language, CancellationToken cancellationToken)
     {
-        var x = Begin(request, caller, stream: false);
+        var waited = new UpstreamTime();
+        var x = Begin(request, caller, stream: false, waited);
         var restoring = false;
         try
         {
             var p = await PrepareAsync(request, caller, language, x, cancellationToken);
-            var result = await upstream.CreateAsync(p.Call, cancellationToken);
+            var result = await waited.Wait(() => upstream.CreateAsync(p.Call, cancellationToken));
             if (request.Background)
             {
                 Log.BackgroundStarted(logger, result.Id, p.Call.Model, p.Keys.Source);
@@ -92,14 +94,15 @@ public sealed partial class ChatService(
     public async IAsyncEnumerable<ChatStreamItem> StreamAsync(ChatRequest request, ChatCaller caller, string language,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var x = Begin(request, caller, stream: true);
+        var waited = new UpstreamTime();
+        var x = Begin(request, caller, stream: true, waited);
         try
         {
             var p = await Guarded(x, () => PrepareAsync(request, caller, language, x, cancellationToken));
             UpstreamResult? final = null;
             var restorer = x.Masking?.CreateRestorer();
             await using var events = upstream.StreamAsync(p.Call, cancellationToken).GetAsyncEnumerator(cancellationToken);
-            while (await Guarded(x, () => events.MoveNextAsync()))
+            while (await Guarded(x, () => waited.Wait(events.MoveNextAsync)))
             {
                 var e = events.Current;
                 if (e.Completed is not null)

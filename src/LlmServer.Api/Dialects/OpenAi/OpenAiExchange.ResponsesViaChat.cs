@@ -183,13 +183,7 @@ internal sealed class ChatAsResponsesBody(Stream inner, HttpContext ctx, JsonObj
                 if (completion is null)
                 {
                     ctx.Response.StatusCode = 502;
-                    answer = AnthropicJson.ToUtf8(new JsonObject
-                    {
-                        ["error"] = new JsonObject
-                        {
-                            ["message"] = "The upstream returned an invalid response.", ["type"] = "server_error", ["param"] = null, ["code"] = "upstream_invalid_response",
-                        },
-                    });
+                    answer = DialectErrorWriter.Body(Dialect.OpenAi, ExchangeErrors.UpstreamInvalidResponse);
                 }
                 else
                 {

@@ -34,6 +34,8 @@ public sealed class SessionChatResilienceTests
             s["LlmServer:Gateway:CircuitBreaker:MinimumThroughput"] = "3";
             s["LlmServer:Gateway:CircuitBreaker:FailureRatio"] = "0.9";
             s["LlmServer:Gateway:CircuitBreaker:BreakSeconds"] = "30";
+            // NOTE: a model of its own per request (its own deployment and circuit), each one the gateway routes.
+            for (var i = 0; i < ModelPool; i++) s[$"LlmServer:Gateway:OpenAiModels:{1000 + i}"] = PoolModel(i);
         }).StartAsync();
         _fake = _host.Fake;
         _sink = _host.Usage;
@@ -56,9 +58,17 @@ public sealed class SessionChatResilienceTests
         _sink.Clear();
     }
 
-    /// <summary>A chat request on a model of its own, so each test has its own deployment (and circuit breaker).</summary>
+    private const int ModelPool = 64;
+    private static int s_nextModel;
+
+    private static string PoolModel(int i) => "m-pool-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A model no request of this fixture used before, so each test has its own deployment (and circuit breaker).</summary>
+    private static string FreshModel() => PoolModel(Interlocked.Increment(ref s_nextModel) % ModelPool);
+
+    /// <summary>A chat request on a model of its own (see <see cref="FreshModel"/>).</summary>
     private static string Chat(string prompt, string? model = null, bool stream = false, string? extra = null) =>
-        $$"""{"user_prompt":"{{prompt}}","model":"{{model ?? "m-" + Guid.NewGuid().ToString("N")[..12]}}","stream":{{(stream ? "true" : "false")}}{{extra}}}""";
+        $$"""{"user_prompt":"{{prompt}}","model":"{{model ?? FreshModel()}}","stream":{{(stream ? "true" : "false")}}{{extra}}}""";
 
     private static async Task<(int Status, JsonNode? Body, string Text, HttpResponseMessage Response)> SendAsync(HttpClient client, string json)
     {
@@ -155,7 +165,7 @@ public sealed class SessionChatResilienceTests
     [Test]
     public async Task FailingDeployment_OpensItsCircuit_ThenAnswers503UpstreamUnavailable_WithoutCallingIt()
     {
-        var model = "m-breaker-" + Guid.NewGuid().ToString("N")[..8];
+        var model = FreshModel();
         _fake.EnqueueFault(Fault.Http(500), 3);
         var failing = await SendAsync(_client, Chat("hi", model));
         Assert.That(failing.Status, Is.EqualTo(502), failing.Text);

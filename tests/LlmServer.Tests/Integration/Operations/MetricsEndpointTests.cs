@@ -199,17 +199,19 @@ public sealed class MetricsCardinalityTests
     [Test]
     public async Task MadeUpModelsThatTheUpstreamAccepts_GetOwnSeriesOnlyUpToTheCap()
     {
-        // NOTE: the session chat API sends any model name to its upstream, and the fake upstream accepts them all.
+        // NOTE: with no server key the session chat API sends a caller's own key with any model name to its upstream
+        // (the gateway has no table for it), and the fake upstream accepts them all.
         await using var host = await GatewayHost.StartAsync(s =>
         {
-            s["LlmServer:OpenAi:ApiKey"] = "sk-server-cardinality";
+            s["LlmServer:OpenAi:ApiKey"] = "";
             s["LlmServer:OpenAi:BaseUrl"] = s["LlmServer:Gateway:Upstreams:0:BaseUrl"];
         }, realLedger: true);
         using var http = host.Client();
         const int names = MetricLabels.MaxLearnedModels + 40;
         for (var i = 0; i < names; i++)
         {
-            using var r = await http.PostAsJsonAsync("/api/v1/chat", new { user_prompt = "hi", model = $"accepted-model-{i}" });
+            using var r = await http.PostAsJsonAsync("/api/v1/chat",
+                new { user_prompt = "hi", model = $"accepted-model-{i}", use_user_api_key = true, openai_api_key = "sk-caller-cardinality" });
             Assert.That(r.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         }
 
