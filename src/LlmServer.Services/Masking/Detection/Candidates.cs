@@ -106,15 +106,30 @@ internal sealed class AnchorCandidates : Candidates
 /// Windows for the numeric detectors (phones, registration numbers, cards, accounts, IPv4): the runs of
 /// <c>0-9 .+()-</c> and space that hold enough digits, found once per scan and shared by those detectors.
 /// </summary>
-internal sealed class NumericCandidates(int minDigits, int minDots = 0, bool plus = false) : Candidates
+internal sealed class NumericCandidates : Candidates
 {
+    private readonly int _minDigits;
+    private readonly int _minDots;
+    private readonly bool _plus;
+
+    public NumericCandidates(int minDigits, int minDots = 0, bool plus = false)
+    {
+        if (!ScanContext.IsUsable(minDigits, minDots))
+        {
+            throw new ArgumentException("The scan keeps no runs that short.", nameof(minDigits));
+        }
+        _minDigits = minDigits;
+        _minDots = minDots;
+        _plus = plus;
+    }
+
     public override bool Next(ScanContext scan, ref CandidateCursor cursor, out int start, out int end)
     {
         var runs = scan.NumericRuns;
         while (cursor.Position < runs.Length)
         {
             var r = runs[cursor.Position++];
-            if (r.Digits >= minDigits && r.Dots >= minDots && (!plus || r.Plus))
+            if (r.Digits >= _minDigits && r.Dots >= _minDots && (!_plus || r.Plus))
             {
                 start = r.Start;
                 end = r.End;

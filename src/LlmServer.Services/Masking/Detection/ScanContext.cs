@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace LlmServer.Services.Masking.Detection;
 
-/// <summary>A run of <c>0-9 .+()-</c> and space with at least <see cref="ScanContext.MinRunDigits"/> digits.</summary>
+/// <summary>A run of <c>0-9 .+()-</c> and space that some numeric detector can use (see <see cref="ScanContext.IsUsable"/>).</summary>
 internal readonly record struct NumericRun(int Start, int End, int Digits, int Dots, bool Plus);
 
 /// <summary>
@@ -11,8 +11,14 @@ internal readonly record struct NumericRun(int Start, int End, int Digits, int D
 /// </summary>
 internal sealed class ScanContext
 {
-    /// <summary>Fewest digits any numeric detector accepts (an IPv4 address).</summary>
-    public const int MinRunDigits = 4;
+    /// <summary>Fewest digits a numeric value other than an IPv4 address has (a phone number such as 1588-1234).</summary>
+    public const int MinDigits = 8;
+
+    /// <summary>Fewest digits and dots of an IPv4 address.</summary>
+    public const int MinIPv4Digits = 4, MinIPv4Dots = 3;
+
+    /// <summary>Whether a numeric detector can find anything in a run: years, counts and versions in prose are dropped.</summary>
+    public static bool IsUsable(int digits, int dots) => digits >= MinDigits || (digits >= MinIPv4Digits && dots >= MinIPv4Dots);
 
     // NOTE: every character a numeric value can be written with; a value never crosses a character outside it.
     private static readonly SearchValues<char> s_numeric = SearchValues.Create("0123456789 .+()-");
@@ -98,7 +104,7 @@ internal sealed class ScanContext
                     break;
                 }
             }
-            if (digits >= MinRunDigits)
+            if (IsUsable(digits, dots))
             {
                 if (_runCount == _runs.Length)
                 {
