@@ -15,6 +15,11 @@ internal static partial class BuiltInDetectors
         i < text.Length && (Chars.IsAsciiAlnum(text[i])
             || (text[i] == '.' && i + 1 < text.Length && Chars.IsDigit(text[i + 1])));
 
+    /// <summary>Right boundary for e-mail: an address character, except a dot that ends the sentence ("… a@b.com.").</summary>
+    private static bool RejectEmailRight(string text, int i) =>
+        i < text.Length && (Chars.IsAsciiAlnum(text[i]) || text[i] is '_' or '%' or '+' or '-'
+            || (text[i] == '.' && i + 1 < text.Length && Chars.IsAsciiAlnum(text[i + 1])));
+
     private static bool RejectDigitGroupRight(string text, int i) =>
         i < text.Length && (Chars.IsAsciiAlnum(text[i])
             || ((text[i] == '-' || text[i] == '.') && i + 1 < text.Length && Chars.IsDigit(text[i + 1])));
@@ -138,7 +143,8 @@ internal static partial class BuiltInDetectors
 
         yield return new RegexDetector(
             @"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", 60, ClassifyEmail,
-            c => Chars.IsAsciiAlnum(c) || c is '.' or '_' or '%' or '+' or '-', candidates: AnchorCandidates.Char(s_emailRun, '@', IsEmailAt));
+            c => Chars.IsAsciiAlnum(c) || c is '.' or '_' or '%' or '+' or '-', RejectEmailRight,
+            candidates: AnchorCandidates.Char(s_emailRun, '@', IsEmailAt));
 
         yield return new RegexDetector(
             @"\+[1-9][0-9]{0,2}[ -]?(\(0?[0-9]{1,4}\)|[0-9]{1,4})([ -]?[0-9]{2,4}){1,3}", 52, ClassifyIntlPhone,
