@@ -44,7 +44,7 @@ internal static class JsonBodyPrefilter
                     case JsonTokenType.String:
                         var skip = (property == PropertyKind.Model && reader.CurrentDepth == 1)
                             || (property == PropertyKind.Role && reader.CurrentDepth == 3);
-                        if (!skip && scanner.Scan(reader.GetString()!).Count > 0)
+                        if (!skip && scanner.FindsAny(reader.GetString()!))
                         {
                             return true;
                         }

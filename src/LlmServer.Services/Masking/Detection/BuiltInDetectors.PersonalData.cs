@@ -35,7 +35,7 @@ internal static partial class BuiltInDetectors
     {
         var s = text.AsSpan(start, length);
         var dashed = s[6] == '-';
-        if (!dashed && !Chars.HasContext(text, start, start + length, RrnKeywords, 30, 0))
+        if (!dashed && !RrnKeywords.Near(text, start, start + length, 30, 0))
         {
             return null;
         }
@@ -120,7 +120,7 @@ internal static partial class BuiltInDetectors
                 digits++;
             }
         }
-        return digits is >= 10 and <= 16 && Chars.HasContext(text, start, start + length, BankKeywords, 30, 15)
+        return digits is >= 10 and <= 16 && BankKeywords.Near(text, start, start + length, 30, 15)
             ? T.BankAccount : null;
     }
 }

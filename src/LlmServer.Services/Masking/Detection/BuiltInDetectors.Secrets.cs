@@ -82,8 +82,8 @@ internal static partial class BuiltInDetectors
         {
             return null;
         }
-        if (Chars.HasContext(text, start, start + length, SecretKeywords, 80, 0)
-            || Chars.HasContext(text, start, start + length, ["AKIA", "ASIA"], 200, 200))
+        if (SecretKeywords.Near(text, start, start + length, 80, 0)
+            || AccessKeyIds.Near(text, start, start + length, 200, 200))
         {
             return T.AwsSecretKey;
         }

@@ -14,7 +14,7 @@ public readonly record struct Detection(int Start, int Length, string Type, int 
 /// <summary>Finds one kind of sensitive value. Implementations must run in time linear in the input.</summary>
 internal abstract class Detector
 {
-    public abstract void Find(string text, List<Detection> output);
+    public abstract void Find(ScanContext scan, List<Detection> output);
 }
 
 /// <summary>Character tests used for boundaries (ASCII only: Hangul next to a value is a boundary).</summary>
@@ -25,23 +25,4 @@ internal static class Chars
     public static bool IsWordish(char c) => char.IsAsciiLetterOrDigit(c) || c == '_' || c == '-';
 
     public static bool IsDigit(char c) => char.IsAsciiDigit(c);
-
-    /// <summary>Whether one of <paramref name="words"/> occurs within <paramref name="before"/> chars before
-    /// <paramref name="start"/> or <paramref name="after"/> chars after <paramref name="end"/> (case-insensitive).</summary>
-    public static bool HasContext(string text, int start, int end, string[] words, int before, int after)
-    {
-        var from = Math.Max(0, start - before);
-        var windowBefore = text.AsSpan(from, start - from);
-        var to = Math.Min(text.Length, end + after);
-        var windowAfter = text.AsSpan(end, to - end);
-        foreach (var w in words)
-        {
-            if (windowBefore.Contains(w, StringComparison.OrdinalIgnoreCase)
-                || windowAfter.Contains(w, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
 }

@@ -3,8 +3,9 @@ namespace LlmServer.Services.Masking.Detection;
 /// <summary>PEM private key blocks, found by hand (a block may span thousands of characters).</summary>
 internal sealed class PemPrivateKeyDetector : Detector
 {
-    public override void Find(string text, List<Detection> output)
+    public override void Find(ScanContext scan, List<Detection> output)
     {
+        var text = scan.Text;
         var pos = 0;
         while (pos < text.Length)
         {

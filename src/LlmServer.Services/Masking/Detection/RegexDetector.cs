@@ -18,8 +18,13 @@ internal sealed class RegexDetector : Detector
     private readonly Func<string, int, bool> _rightReject;
     private readonly Classifier _classify;
     private readonly int _priority;
-    private readonly Func<string, bool>? _prefilter;
+    private readonly Keywords? _gate;
+    private readonly Candidates? _candidates;
     private readonly Func<char, bool>? _extend;
+
+    // NOTE: one regex call has a fixed cost of a few hundred characters' scanning, so windows closer than this
+    // are searched as one range (the same result: the regex on the whole text is what windows reproduce).
+    private const int MergeGap = 64;
 
     public RegexDetector(
         string pattern,
@@ -27,7 +32,8 @@ internal sealed class RegexDetector : Detector
         Classifier classify,
         Func<char, bool> leftReject,
         Func<string, int, bool>? rightReject = null,
-        Func<string, bool>? prefilter = null,
+        Candidates? candidates = null,
+        Keywords? gate = null,
         string? group = null,
         bool ignoreCase = false,
         Func<char, bool>? extend = null)
@@ -46,24 +52,67 @@ internal sealed class RegexDetector : Detector
         _classify = classify;
         _leftReject = leftReject;
         _rightReject = rightReject ?? ((t, i) => i < t.Length && leftReject(t[i]));
-        _prefilter = prefilter;
+        // NOTE: a regex with groups runs on the whole text only: started inside a text (at a window), the .NET 10
+        // NonBacktracking engine missed S3 buckets once it had run on other texts, which from the start it finds.
+        if (group is not null && candidates is not null)
+        {
+            throw new ArgumentException("A detector with a group runs on the whole text.", nameof(candidates));
+        }
+        _candidates = candidates;
+        _gate = gate;
         _group = group;
         _extend = extend;
     }
 
     public static Classifier Always(string type) => (string _, int _, ref int _) => type;
 
-    public override void Find(string text, List<Detection> output)
+    public override void Find(ScanContext scan, List<Detection> output)
     {
-        if (_prefilter is not null && !_prefilter(text))
+        var text = scan.Text;
+        if (_candidates is null)
         {
+            if (_gate is not null && !_gate.In(text))
+            {
+                return;
+            }
+            if (_group is null)
+            {
+                FindWithoutGroups(text, 0, text.Length, output);
+            }
+            else
+            {
+                FindWithGroups(text, _group, output);
+            }
             return;
         }
-        if (_group is null)
+        var cursor = default(CandidateCursor);
+        int from = -1, to = -1;
+        while (_candidates.Next(scan, ref cursor, out var start, out var end))
         {
-            FindWithoutGroups(text, output);
-            return;
+            // NOTE: the context words are looked for once there is a window, so clean text pays for neither.
+            if (to < 0 && _gate is not null && !_gate.In(text))
+            {
+                return;
+            }
+            if (from >= 0 && start - to > MergeGap)
+            {
+                FindWithoutGroups(text, from, to, output);
+                from = -1;
+            }
+            if (from < 0)
+            {
+                from = start;
+            }
+            to = end;
         }
+        if (from >= 0)
+        {
+            FindWithoutGroups(text, from, to, output);
+        }
+    }
+
+    private void FindWithGroups(string text, string group, List<Detection> output)
+    {
         var pos = 0;
         while (pos < text.Length)
         {
@@ -86,10 +135,10 @@ internal sealed class RegexDetector : Detector
             var accepted = false;
             if (leftOk && !_rightReject(text, matchEnd))
             {
-                var g = _group is null ? m : m.Groups[_group];
+                var g = m.Groups[group];
                 if (g.Success && g.Length > 0)
                 {
-                    var length = _group is null ? matchEnd - m.Index : g.Length;
+                    var length = g.Length;
                     var type = _classify(text, g.Index, ref length);
                     if (type is not null && length > 0)
                     {
@@ -113,14 +162,17 @@ internal sealed class RegexDetector : Detector
         }
     }
 
-    /// <summary>The common path: allocation-free enumeration, restarted only after a rejected or extended match.</summary>
-    private void FindWithoutGroups(string text, List<Detection> output)
+    /// <summary>
+    /// The common path: every accepted match in [<paramref name="from"/>, <paramref name="to"/>) (boundaries look at
+    /// the whole text); allocation-free enumeration, restarted only after a rejected or extended match.
+    /// </summary>
+    private void FindWithoutGroups(string text, int from, int to, List<Detection> output)
     {
-        var pos = 0;
-        while (pos < text.Length)
+        var pos = from;
+        while (pos < to)
         {
             var restart = -1;
-            foreach (var m in _regex.EnumerateMatches(text, pos))
+            foreach (var m in _regex.EnumerateMatches(text.AsSpan(0, to), pos))
             {
                 var matchEnd = m.Index + m.Length;
                 if (_extend is not null)
@@ -146,7 +198,7 @@ internal sealed class RegexDetector : Detector
                     }
                 }
                 restart = m.Index + 1;
-                while (restart < text.Length && _leftReject(text[restart - 1]))
+                while (restart < to && _leftReject(text[restart - 1]))
                 {
                     restart++;
                 }

@@ -13,6 +13,9 @@ public sealed class SensitiveDataScanner
     private readonly HashSet<string> _allow;
     private readonly HashSet<string> _types;
 
+    [ThreadStatic]
+    private static List<Detection>? t_found;
+
     /// <summary>Builds the scanner from options (built-ins minus disabled types, plus custom detectors).</summary>
     public SensitiveDataScanner(IOptions<MaskingOptions> options)
         : this(options.Value)
@@ -55,14 +58,7 @@ public sealed class SensitiveDataScanner
         {
             return found;
         }
-        foreach (var d in _detectors)
-        {
-            d.Find(text, found);
-        }
-        if (_allow.Count > 0)
-        {
-            found.RemoveAll(d => _allow.Contains(text.Substring(d.Start, d.Length)));
-        }
+        Collect(text, found);
         if (found.Count <= 1)
         {
             return found;
@@ -92,6 +88,50 @@ public sealed class SensitiveDataScanner
             i = j;
         }
         return kept;
+    }
+
+    /// <summary>Whether <see cref="Scan"/> would find anything; allocates nothing when it would not.</summary>
+    internal bool FindsAny(string text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return false;
+        }
+        var found = t_found ??= [];
+        try
+        {
+            Collect(text, found);
+            return found.Count > 0;
+        }
+        finally
+        {
+            found.Clear();
+            if (found.Capacity > 1024)
+            {
+                t_found = null;
+            }
+        }
+    }
+
+    /// <summary>Every detector's findings, overlapping and in no order, minus the allow list.</summary>
+    private void Collect(string text, List<Detection> found)
+    {
+        var scan = ScanContext.For(text);
+        try
+        {
+            foreach (var d in _detectors)
+            {
+                d.Find(scan, found);
+            }
+        }
+        finally
+        {
+            scan.Release();
+        }
+        if (_allow.Count > 0)
+        {
+            found.RemoveAll(d => _allow.Contains(text.Substring(d.Start, d.Length)));
+        }
     }
 
     private static void ResolveCluster(List<Detection> cluster, List<Detection> kept)
@@ -132,10 +172,10 @@ public sealed class SensitiveDataScanner
 
     private sealed class FilteredDetector(Detector inner, HashSet<string> disabled) : Detector
     {
-        public override void Find(string text, List<Detection> output)
+        public override void Find(ScanContext scan, List<Detection> output)
         {
             var before = output.Count;
-            inner.Find(text, output);
+            inner.Find(scan, output);
             for (var i = output.Count - 1; i >= before; i--)
             {
                 if (disabled.Contains(output[i].Type))

@@ -135,6 +135,8 @@ public sealed class DetectorTests
 
     [TestCase("메일은 hong.gildong@example.co.kr입니다", "hong.gildong@example.co.kr")]
     [TestCase("<dev+test@corp.io>", "dev+test@corp.io")]
+    [TestCase("메일은 hong@example.com. 감사합니다", "hong@example.com")]
+    [TestCase("Please write to ops@corp.co.kr.", "ops@corp.co.kr")]
     public void Emails_AreFound(string text, string email)
     {
         Assert.That(Find(text), Does.Contain((T.Email, email)));
