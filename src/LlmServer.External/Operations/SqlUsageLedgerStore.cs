@@ -47,20 +47,29 @@ public sealed class SqlUsageLedgerStore(OpsDatabase db) : IUsageLedgerStore
                 value ->> 17, value ->> 18, value ->> 19, value ->> 20
             FROM json_each($rows) ORDER BY key
             """;
-        cmd.Parameters.Add(new SqliteParameter("$rows", RowsJson(records)));
-        await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        var rows = cmd.Parameters.Add(new SqliteParameter { ParameterName = "$rows" });
+        // NOTE: a statement takes at most RowsPerStatement rows, so its JSON text stays well under the large-object
+        // heap's threshold: a busy server's batches would otherwise each allocate there and force full collections.
+        for (var start = 0; start < records.Count; start += RowsPerStatement)
+        {
+            rows.Value = RowsJson(records, start, Math.Min(RowsPerStatement, records.Count - start));
+            await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    private const int RowsPerStatement = 48;
+
     /// <summary>The batch as a JSON array of rows in the insert's column order (costs as integer nano-USD).</summary>
-    private static string RowsJson(IReadOnlyList<UsageRecord> records)
+    private static string RowsJson(IReadOnlyList<UsageRecord> records, int start, int count)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(records.Count * 256);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(count * 512);
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }))
         {
             w.WriteStartArray();
-            foreach (var r in records)
+            for (var i = start; i < start + count; i++)
             {
+                var r = records[i];
                 w.WriteStartArray();
                 w.WriteNumberValue(r.Timestamp.ToUnixTimeMilliseconds());
                 WriteText(w, r.KeyId);
