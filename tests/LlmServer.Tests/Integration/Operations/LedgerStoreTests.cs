@@ -137,6 +137,18 @@ public sealed class LedgerStoreTests(string kind)
     }
 
     [Test]
+    public async Task ABatchLargerThanOneStatement_KeepsEveryRowInOrder()
+    {
+        var t0 = DateTimeOffset.UtcNow;
+        await _store.WriteBatchAsync(Enumerable.Range(0, 130).Select(i => Row(t0.AddMilliseconds(i), "b", $"m{i}", 200, i, 1, 0.001m)).ToList(), CancellationToken.None);
+
+        var rows = await _store.ListRecentAsync(200, null, 0, "b" + _run, CancellationToken.None);
+
+        Assert.That(rows.Select(r => r.Record.Model), Is.EqualTo(Enumerable.Range(0, 130).Reverse().Select(i => $"m{i}")));
+        Assert.That(rows.Select(r => r.Record.InputTokens).Sum(), Is.EqualTo(Enumerable.Range(0, 130).Sum()));
+    }
+
+    [Test]
     public async Task SchemaMigration_RunsOnceEvenWhenInstancesStartTogether()
     {
         var more = OpsTestDatabases.Open(kind, 4, _dir);
