@@ -108,6 +108,7 @@ stop_server() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of every thread, in clock ticks
 rss_mb() { awk '/^VmRSS:/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 hwm_mb() { awk '/^VmHWM:/{printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+status_mb() { awk -v k="$2:" '$1 == k {printf "%.1f", $2 / 1024}' "/proc/$1/status"; } # pid field (RssAnon, RssFile)
 threads_of() { awk '/^Threads:/{print $2}' "/proc/$1/status"; }
 
 # kv KEY LINE: the value of KEY=value in a RESULT line

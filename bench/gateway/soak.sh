@@ -27,8 +27,14 @@ echo "# soak: ENVS=[$ENVS] ready in $READY_MS ms; wrk and curl on CPU 0, server 
 PHASE="$LOGS/phase"; SAMPLES="$LOGS/samples"; echo warm-up >"$PHASE"; : >"$SAMPLES"
 t_start=$(date +%s)
 sample() {
-  printf '%6d %-8s %8s %8s %7s\n' $(( $(date +%s) - t_start )) "$(cat "$PHASE")" "$(rss_mb "$SRV_PID")" \
-    "$(system_info "$SRV_URL" '(.gc.heap_size_bytes / 1048576 | floor)')" "$(threads_of "$SRV_PID")" >>"$SAMPLES"
+  # RSS split into anonymous memory and mapped files; the GC's committed memory, its free space between objects
+  # and the large- and pinned-object heaps after the last GC (Kestrel's buffers are pinned blocks); methods the JIT has compiled (code pages are anonymous memory)
+  local gc
+  gc=$(system_info "$SRV_URL" '[((.gc.heap_size_bytes, .gc.committed_bytes, .gc.fragmented_bytes, (.gc.generations[3].size_after_bytes // 0), (.gc.generations[4].size_after_bytes // 0)) / 1048576 | floor), .jit.compiled_methods] | map(tostring) | join(" ")')
+  [[ "$gc" == - ]] && gc="- - - - - -"
+  # shellcheck disable=SC2086
+  printf '%6d %-8s %8s %7s %7s %8s %8s %8s %7s %7s %7s %7s\n' $(( $(date +%s) - t_start )) "$(cat "$PHASE")" "$(rss_mb "$SRV_PID")" \
+    "$(status_mb "$SRV_PID" RssAnon)" "$(status_mb "$SRV_PID" RssFile)" $gc "$(threads_of "$SRV_PID")" >>"$SAMPLES"
 }
 ( while kill -0 "$SRV_PID" 2>/dev/null; do sample; sleep "$SAMPLE_SECONDS"; done ) &
 STARTED+=("$!")
@@ -82,7 +88,7 @@ echo end >"$PHASE"; sample
 rss_end=$(rss_mb "$SRV_PID")
 
 echo "# RSS series (every ${SAMPLE_SECONDS}s)"
-printf '%6s %-8s %8s %8s %7s\n' t_s phase rss_MB heap_MB threads
+printf '%6s %-8s %8s %7s %7s %8s %8s %8s %7s %7s %7s %7s\n' t_s phase rss_MB anon_MB file_MB heap_MB gc_comm gc_frag loh_MB poh_MB jit_n threads
 cat "$SAMPLES"
 echo "rss: warm $rss_warm MB, after hostile $rss_hostile MB, after soak $rss_end MB"
 awk -v w="$rss_warm" -v e="$rss_end" 'BEGIN{ d = e - w; printf "RSS back within %d MB of warm (target 20)\n", int(d + (d < 0 ? -0.5 : 0.5)) }'

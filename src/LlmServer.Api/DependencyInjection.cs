@@ -8,6 +8,8 @@ using LlmServer.Api.Operations;
 using LlmServer.Api.Pipeline;
 using LlmServer.Api.Telemetry;
 using LlmServer.Services.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using NLog.Web;
 
 namespace LlmServer.Api;
@@ -31,6 +33,17 @@ public static partial class DependencyInjection
         {
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
+        // NOTE: Kestrel reads only its endpoints from configuration; its limits (Kestrel:Limits:*) and the socket
+        // transport's (Kestrel:Sockets:*) are bound here so that an operator sets them like any other setting.
+        builder.Services.Configure<KestrelServerOptions>(builder.Configuration.GetSection("Kestrel"));
+        builder.Services.Configure<SocketTransportOptions>(o =>
+        {
+            // NOTE: the transport buffers up to 1 MB per connection ahead of the reader by default, in pinned
+            // blocks its pool keeps while traffic goes on: a burst of clients sending multi-MB bodies or huge
+            // headers left ~30 MB of RSS behind for good. 64 KB still keeps the reader fed on large bodies.
+            o.MaxReadBufferSize = 64 * 1024;
+            builder.Configuration.GetSection("Kestrel:Sockets").Bind(o);
+        });
         builder.Logging.ClearProviders();
         Logging.RedactSecretsWrapper.Register();
         // NOTE: NLog 5 ignores Logging:LogLevel by default (RemoveLoggerFactoryFilter = true), which logged every
@@ -58,24 +71,13 @@ public static partial class DependencyInjection
     public static WebApplication UseLlmServerPipeline(this WebApplication app)
     {
         Logging.RedactSecretsWrapper.UseScanner(app.Services.GetRequiredService<LlmServer.Services.Masking.Detection.SensitiveDataScanner>());
-        // NOTE: first, so every request is counted while it runs: on shutdown the ledger's last flush waits for them.
-        var inFlight = app.Services.GetRequiredService<Services.Operations.InFlightRequests>();
-        app.Use(async (context, next) =>
+        // NOTE: first, so every request is counted while it runs (on shutdown the ledger's last flush waits for
+        // them) and every exception and empty framework error is answered in the path's dialect.
+        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
         {
-            inFlight.Enter();
-            try
-            {
-                await next(context);
-            }
-            finally
-            {
-                inFlight.Exit();
-            }
-        });
-        app.UseDialectErrorHandling();
-        app.UseSessionChatApi();
-
-        app.UseCaller();
+            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
+        }
+        app.UseMiddleware<RequestGate>();
 
         // NOTE: explicit, so routing runs after the caller is known (WebApplication's default puts it first).
         app.UseRouting();
@@ -115,16 +117,5 @@ public static partial class DependencyInjection
         services.AddSingleton<Services.Ownership.StoredResponses>();
         services.AddHealthChecks().AddCheck<GatewayHealthCheck>("gateway");
         return services;
-    }
-
-    /// <summary>Who is calling /v1 and /api/v1, known before routing; an open server says so once at start.</summary>
-    private static WebApplication UseCaller(this WebApplication app)
-    {
-        if (!app.Services.GetRequiredService<Services.Auth.IApiKeyAuthenticator>().Enabled)
-        {
-            LogOpen(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LlmServer.Api.Gateway"));
-        }
-        app.UseMiddleware<CallerMiddleware>();
-        return app;
     }
 }

@@ -57,14 +57,6 @@ internal static class ChatApiRegistration
         return services;
     }
 
-    /// <summary>What every request passes first: request counters, the body size limit and charset.</summary>
-    public static WebApplication UseSessionChatApi(this WebApplication app)
-    {
-        RequestStats.UseRequestStats(app);
-        app.UseRequestBodyGuard();
-        return app;
-    }
-
     /// <summary>Swagger UI at /docs (after routing; the /v1 hot path never reaches it).</summary>
     public static IApplicationBuilder UseSessionChatDocs(this IApplicationBuilder app)
     {

@@ -45,24 +45,4 @@ public sealed class RequestStats
 
     private static double? Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? null : Math.Round(sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)], 2);
-
-    /// <summary>Middleware that records every request's status and duration.</summary>
-    public static IApplicationBuilder UseRequestStats(IApplicationBuilder app)
-    {
-        // NOTE: resolved once: context.RequestServices would create a DI scope for every request.
-        var stats = app.ApplicationServices.GetRequiredService<RequestStats>();
-        return app.Use(async (context, next) =>
-        {
-            var start = Stopwatch.GetTimestamp();
-            try
-            {
-                await next(context);
-            }
-            finally
-            {
-                stats.Record(context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode,
-                    Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-        });
-    }
 }

@@ -82,6 +82,11 @@ public sealed class SystemController(RequestStats stats, SystemInfoCollector inf
                 gen2_collections = GC.CollectionCount(2),
                 server_gc = System.Runtime.GCSettings.IsServerGC,
                 pause_time_percentage = gc.PauseTimePercentage,
+                // NOTE: what the GC holds from the OS and how much of it is free space between objects, so a rise in
+                // RSS can be told apart: live objects, the GC keeping freed space, or memory outside the GC.
+                committed_bytes = gc.TotalCommittedBytes,
+                fragmented_bytes = gc.FragmentedBytes,
+                generations = GenerationSizes(gc),
             },
             thread_pool = new
             {
@@ -100,6 +105,19 @@ public sealed class SystemController(RequestStats stats, SystemInfoCollector inf
             os = new { description = SystemInfoCollector.Os, architecture = RuntimeInformation.OSArchitecture.ToString() },
             dotnet = new { version = Environment.Version.ToString(), framework = RuntimeInformation.FrameworkDescription },
         });
+    }
+
+    private static object[] GenerationSizes(GCMemoryInfo gc)
+    {
+        // NOTE: 0-2, then the large- and pinned-object heaps, as the runtime numbers them.
+        string[] names = ["gen0", "gen1", "gen2", "loh", "poh"];
+        var generations = gc.GenerationInfo;
+        var sizes = new object[Math.Min(names.Length, generations.Length)];
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            sizes[i] = new { name = names[i], size_after_bytes = generations[i].SizeAfterBytes, fragmentation_after_bytes = generations[i].FragmentationAfterBytes };
+        }
+        return sizes;
     }
 
     internal static string HealthText(HealthStatus status) => status switch

@@ -9,20 +9,16 @@ namespace LlmServer.Api.Errors;
 /// </summary>
 internal static class EmptyErrorBodies
 {
-    public static IApplicationBuilder UseDialectErrorBodies(this IApplicationBuilder app) =>
-        app.Use(static async (http, next) =>
-        {
-            await next(http);
-            var response = http.Response;
-            if (response.HasStarted || response.StatusCode < 400 || response.ContentLength is not null || !string.IsNullOrEmpty(response.ContentType)
-                || http.RequestAborted.IsCancellationRequested)
-            {
-                return;
-            }
-            await WriteAsync(http);
-        });
+    /// <summary>True when the answer is an error the framework left without a body and the client is still there.</summary>
+    public static bool Applies(HttpContext http)
+    {
+        var response = http.Response;
+        return !response.HasStarted && response.StatusCode >= 400 && response.ContentLength is null && string.IsNullOrEmpty(response.ContentType)
+            && !http.RequestAborted.IsCancellationRequested;
+    }
 
-    private static Task WriteAsync(HttpContext http)
+    /// <summary>The error's body in the dialect of the path's prefix.</summary>
+    public static Task WriteAsync(HttpContext http)
     {
         var status = http.Response.StatusCode;
         var (code, fallback) = status switch

@@ -1,12 +1,12 @@
 namespace LlmServer.Api.Errors;
 
-/// <summary>The catch-all exception handler and the bodies of the framework's own empty errors.</summary>
+/// <summary>The catch-all exception handler (run by <see cref="Pipeline.RequestGate"/>) and how MVC reads bodies.</summary>
 internal static class ErrorHandlingRegistration
 {
     public static IServiceCollection AddDialectErrorHandling(this IServiceCollection services)
     {
         services.AddSingleton<UnhandledErrorMetrics>();
-        services.AddExceptionHandler<UnhandledExceptionHandler>();
+        services.AddSingleton<UnhandledExceptionHandler>();
         // NOTE: model binding applies the same depth and duplicate-key rules as every other parser of the server.
         services.Configure<Microsoft.AspNetCore.Mvc.JsonOptions>(o => Dto.JsonLimits.Apply(o.JsonSerializerOptions));
         // NOTE: every API takes JSON; MVC would otherwise parse any form-typed body for values nothing binds, and
@@ -18,18 +18,5 @@ internal static class ErrorHandlingRegistration
             foreach (var f in forms) o.ValueProviderFactories.Remove(f);
         });
         return services;
-    }
-
-    /// <summary>First in the pipeline, so it sees every exception and every empty error of the others.</summary>
-    public static IApplicationBuilder UseDialectErrorHandling(this IApplicationBuilder app)
-    {
-        app.UseExceptionHandler(new ExceptionHandlerOptions
-        {
-            // NOTE: the handler answers every exception and writes its own single line without the exception's
-            // message (which can quote the request); the framework's own error log would repeat it in full.
-            ExceptionHandler = static _ => Task.CompletedTask,
-            SuppressDiagnosticsCallback = static _ => true,
-        });
-        return app.UseDialectErrorBodies();
     }
 }

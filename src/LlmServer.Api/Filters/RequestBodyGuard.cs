@@ -31,31 +31,27 @@ internal static class RequestBodyGuard
         return DialectErrorWriter.WriteLocalizedAsync(context, error);
     }
 
-    /// <summary>Rejects a declared oversized body or a non-UTF-8 charset at once and caps the rest while it is read.</summary>
-    public static IApplicationBuilder UseRequestBodyGuard(this IApplicationBuilder app)
+    /// <summary>
+    /// Refuses a declared oversized body or a non-UTF-8 charset at once (the refusal's write, else null) and caps
+    /// the rest of the body at <paramref name="limit"/> while it is read.
+    /// </summary>
+    public static Task? Refuse(HttpContext context, long limit)
     {
-        // NOTE: read once when the pipeline is built; an options lookup per request costs more than the check.
-        var sessionLimit = app.ApplicationServices.GetRequiredService<IOptions<RequestLimitsOptions>>().Value.MaxRequestBodyBytes;
-        long wireLimit = app.ApplicationServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
-        return app.Use((context, next) =>
+        if (context.Request.ContentLength is long length && length > limit)
         {
-            var limit = context.Request.Path.StartsWithSegments("/v1") ? wireLimit : sessionLimit;
-            if (context.Request.ContentLength is long length && length > limit)
-            {
-                return WriteTooLargeAsync(context);
-            }
-            if (!IsUtf8(context.Request.ContentType))
-            {
-                RejectedRequestLedger.Record(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset");
-                return DialectErrorWriter.WriteLocalizedAsync(context, DialectErrorWriter.HostError(StatusCodes.Status415UnsupportedMediaType, "unsupported_charset",
-                    "The request body must be JSON encoded as UTF-8 (charset=utf-8)."));
-            }
-            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
-            {
-                feature.MaxRequestBodySize = limit;
-            }
-            return next(context);
-        });
+            return WriteTooLargeAsync(context);
+        }
+        if (!IsUtf8(context.Request.ContentType))
+        {
+            RejectedRequestLedger.Record(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_charset");
+            return DialectErrorWriter.WriteLocalizedAsync(context, DialectErrorWriter.HostError(StatusCodes.Status415UnsupportedMediaType, "unsupported_charset",
+                "The request body must be JSON encoded as UTF-8 (charset=utf-8)."));
+        }
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
+        {
+            feature.MaxRequestBodySize = limit;
+        }
+        return null;
     }
 
     /// <summary>True when the Content-Type names no charset or UTF-8 (JSON is UTF-8 on the wire, RFC 8259).</summary>

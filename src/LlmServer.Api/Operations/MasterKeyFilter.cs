@@ -12,7 +12,7 @@ internal static class ApiError
 }
 
 /// <summary>
-/// Master-key requirement for the operations endpoints (all under /api/v1, where <see cref="Pipeline.CallerMiddleware"/>
+/// Master-key requirement for the operations endpoints (all under /api/v1, where <see cref="Pipeline.RequestGate"/>
 /// has already authenticated the caller with the constant-time master-key / virtual-key check).
 /// <see cref="Required"/>: refused when no master key is configured (the admin API);
 /// otherwise open when none is configured (single-user local use: usage API, dashboard data).

@@ -83,7 +83,7 @@ public static class TelemetrySetup
             await next(context);
             return;
         }
-        var presented = Pipeline.CallerMiddleware.PresentedKey(context.Request.Headers);
+        var presented = Pipeline.RequestGate.PresentedKey(context.Request.Headers);
         var caller = string.IsNullOrEmpty(presented) ? null : await auth.AuthenticateAsync(presented, context.RequestAborted);
         if (caller is { IsMaster: true })
         {

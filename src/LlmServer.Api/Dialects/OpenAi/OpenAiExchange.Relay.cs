@@ -18,7 +18,7 @@ internal sealed partial class OpenAiExchange
     private static readonly FrozenSet<string> s_skipHeaders = new[]
     {
         "Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Server", "Date", "Set-Cookie", "Upgrade",
-        "Proxy-Connection", "Proxy-Authenticate", "Alt-Svc", "Strict-Transport-Security", "Trailer", "TE", CallerMiddleware.OverheadHeader,
+        "Proxy-Connection", "Proxy-Authenticate", "Alt-Svc", "Strict-Transport-Security", "Trailer", "TE", RequestGate.OverheadHeader,
     }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>A plain answer: read whole (bounded by the idle and total timeouts), checked, restored, relayed.</summary>
