@@ -46,20 +46,6 @@ public sealed class SseReader : IDisposable
     /// <summary>True when the current frame's event name is <paramref name="name"/>.</summary>
     public bool IsEvent(ReadOnlySpan<byte> name) => Event.Span.SequenceEqual(name);
 
-    /// <summary>
-    /// True when the next frame has already arrived whole, so reading it needs no I/O: a relay flushes what it
-    /// wrote only when this is false, once per upstream read rather than once per event.
-    /// </summary>
-    public bool HasBufferedFrame
-    {
-        get
-        {
-            if (_start >= _end) return false;
-            FrameLength(_buffer.AsSpan(_start, _end - _start), _eof, out var consumed);
-            return consumed > 0;
-        }
-    }
-
     /// <summary>Moves to the next frame with an event name or data; false at the end of the stream.</summary>
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {

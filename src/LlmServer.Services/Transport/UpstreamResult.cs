@@ -32,6 +32,9 @@ public sealed class UpstreamResult : IDisposable
     private CancellationTokenSource? _cts;
     private readonly CancellationToken _clientAborted;
     private long _deadline;
+    private long _lastRead;
+    private Timer? _idleTimer;
+    private int _reads;
 
     public UpstreamResult(UpstreamOutcome outcome, Deployment? deployment, CancellationToken clientAborted)
     {
@@ -65,14 +68,49 @@ public sealed class UpstreamResult : IDisposable
         _deadline = deadline;
     }
 
-    /// <summary>Arms the idle timer before a body read (bounded by the total deadline).</summary>
+    /// <summary>
+    /// Arms the idle timer before a body read (bounded by the total deadline). The first reads re-arm the call's
+    /// own timer; a plain answer takes one or two. A stream reads once per event, so from its third read on a
+    /// read only notes its time, and one timer per answer checks, when it fires, whether the gap since the last
+    /// read really reached the idle timeout, and otherwise waits out the rest.
+    /// </summary>
     public void ArmRead()
     {
         if (_cts is null || Deployment is null) return;
-        var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), _deadline);
-        var idle = Deployment.Upstream.IdleTimeout;
-        if (remaining <= TimeSpan.Zero) remaining = TimeSpan.FromMilliseconds(1);
-        _cts.CancelAfter(remaining < idle ? remaining : idle);
+        var now = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _lastRead, now);
+        if (_idleTimer is not null) return;
+        if (++_reads <= 2)
+        {
+            // NOTE: on the first read the first-byte timer gives way to the idle and total ones.
+            var next = NextCheck(now);
+            _cts.CancelAfter(next > TimeSpan.Zero ? next : TimeSpan.FromMilliseconds(1));
+            return;
+        }
+        _cts.CancelAfter(Timeout.InfiniteTimeSpan);
+        _idleTimer = new Timer(static state => ((UpstreamResult)state!).OnIdleTimer(), this, NextCheck(now), Timeout.InfiniteTimeSpan);
+    }
+
+    private TimeSpan NextCheck(long now)
+    {
+        var remaining = Stopwatch.GetElapsedTime(now, _deadline);
+        var idle = Deployment!.Upstream.IdleTimeout - Stopwatch.GetElapsedTime(Volatile.Read(ref _lastRead), now);
+        var next = remaining < idle ? remaining : idle;
+        return next <= TimeSpan.Zero ? TimeSpan.Zero : next;
+    }
+
+    private void OnIdleTimer()
+    {
+        var next = NextCheck(Stopwatch.GetTimestamp());
+        try
+        {
+            if (next > TimeSpan.Zero) _idleTimer?.Change(next, Timeout.InfiniteTimeSpan);
+            else _cts?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // NOTE: the answer finished while the timer fired.
+        }
     }
 
     /// <summary>After a cancelled read: the client left (true), or a timer fired (false).</summary>
@@ -84,6 +122,7 @@ public sealed class UpstreamResult : IDisposable
     public void Dispose()
     {
         Response?.Dispose();
+        _idleTimer?.Dispose();
         _cts?.Dispose();
     }
 }

@@ -190,6 +190,21 @@ public sealed class GatewayResilienceTests
     }
 
     [Test]
+    public async Task SlowButSteadyStream_LongerThanTheIdleTimeout_IsRelayedWhole()
+    {
+        // NOTE: every gap (400 ms) is under the 1 s idle timeout while the whole stream takes well over it.
+        _host.Fake.ChunkDelay = TimeSpan.FromMilliseconds(400);
+        var clock = Stopwatch.StartNew();
+
+        var (status, _, text, _) = await PostAsync(Chat(stream: true));
+
+        Assert.That(status, Is.EqualTo(200));
+        Assert.That(clock.Elapsed, Is.GreaterThan(TimeSpan.FromSeconds(1.5)), "the stream was not longer than the idle timeout");
+        Assert.That(text, Does.Contain("data: [DONE]"));
+        Assert.That(text, Does.Not.Contain("\"error\""));
+    }
+
+    [Test]
     public async Task UnreachableUpstream_Returns502AfterRetries()
     {
         var dead = await FakeUpstreamServer.StartAsync();

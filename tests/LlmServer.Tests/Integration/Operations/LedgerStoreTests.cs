@@ -137,7 +137,7 @@ public sealed class LedgerStoreTests(string kind)
     }
 
     [Test]
-    public async Task ABatchLargerThanOneStatement_KeepsEveryRowInOrder()
+    public async Task ALargeBatch_KeepsEveryRowInOrder()
     {
         var t0 = DateTimeOffset.UtcNow;
         await _store.WriteBatchAsync(Enumerable.Range(0, 130).Select(i => Row(t0.AddMilliseconds(i), "b", $"m{i}", 200, i, 1, 0.001m)).ToList(), CancellationToken.None);
