@@ -22,7 +22,11 @@ public sealed class SseReader : IDisposable
     private bool _eof;
 
     /// <summary>Reads from <paramref name="stream"/> (left open).</summary>
-    public SseReader(Stream stream, int bufferSize = 16 * 1024)
+    /// <remarks>
+    /// The buffer starts at 4 KB, several times a typical event, and doubles for a frame that does not fit: a
+    /// server holding thousands of slow streams open keeps one such buffer per stream.
+    /// </remarks>
+    public SseReader(Stream stream, int bufferSize = 4 * 1024)
     {
         _stream = stream;
         _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);

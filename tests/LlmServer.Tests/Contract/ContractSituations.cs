@@ -66,8 +66,9 @@ public sealed partial class ContractTests
     private async Task<Verdict> ClientDisconnect(Surface s, bool stream)
     {
         var host = _steady;
-        // NOTE: the upstream holds the answer back (before its first byte, or after its first chunk) until the client has gone.
-        host.Fake.EnqueueFault(On(s, stream ? Fault.Stall(1, s_untilCancelled) : Fault.Slow(s_untilCancelled)));
+        // NOTE: the upstream holds the answer back (before its first byte, or once the client has its first text) until
+        // the client has gone.
+        host.Fake.EnqueueFault(On(s, stream ? Fault.Stall(s.ChunksThroughFirstText, s_untilCancelled) : Fault.Slow(s_untilCancelled)));
         using var http = host.Client();
         using var gone = new CancellationTokenSource();
         var sending = http.SendAsync(s.Request(stream), HttpCompletionOption.ResponseHeadersRead, gone.Token);
