@@ -1,9 +1,10 @@
 using System.Buffers;
+using LlmServer.Services.Streaming;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace LlmServer.Api.Pipeline;
 
-/// <summary>Writing server-sent events to the client: no buffering anywhere on the way, each event flushed as it is written.</summary>
+/// <summary>Writing server-sent events to the client: no buffering anywhere on the way.</summary>
 internal static class SseRelay
 {
     /// <summary>Marks the response as an event stream that proxies must not buffer.</summary>
@@ -14,13 +15,74 @@ internal static class SseRelay
         context.Response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
     }
+}
 
-    /// <summary>Writes what <paramref name="buffer"/> holds, flushes, and empties it.</summary>
-    public static async Task WriteAsync(HttpContext context, ArrayBufferWriter<byte> buffer)
+/// <summary>
+/// The client side of one relayed stream. What the relay writes is sent when its next upstream read has to wait:
+/// events that arrived together leave in one write, and none is held back while the upstream is quiet.
+/// </summary>
+internal sealed class SseRelayWriter(HttpContext context)
+{
+    private bool _unsent;
+
+    /// <summary>True once a send found the client gone.</summary>
+    public bool ClientGone { get; private set; }
+
+    /// <summary>Queues bytes for the client.</summary>
+    public void Write(ReadOnlySpan<byte> bytes)
     {
-        if (buffer.WrittenCount == 0) return;
-        await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
-        await context.Response.Body.FlushAsync(context.RequestAborted);
+        if (bytes.IsEmpty) return;
+        context.Response.BodyWriter.Write(bytes);
+        _unsent = true;
+    }
+
+    /// <summary>Queues what <paramref name="buffer"/> holds, and empties it.</summary>
+    public void Write(ArrayBufferWriter<byte> buffer)
+    {
+        Write(buffer.WrittenSpan);
         buffer.ResetWrittenCount();
+    }
+
+    /// <summary>
+    /// The next upstream event; before waiting on the upstream, what was queued goes to the client. False at the
+    /// end of the stream, or when the client is gone (<see cref="ClientGone"/>).
+    /// </summary>
+    public async ValueTask<bool> ReadAsync(SseReader reader, CancellationToken cancellationToken)
+    {
+        var next = reader.ReadAsync(cancellationToken);
+        if (_unsent && !next.IsCompleted && !await FlushAsync())
+        {
+            await ObserveAsync(next);
+            return false;
+        }
+        return await next;
+    }
+
+    /// <summary>Sends what is queued; false when the client is gone.</summary>
+    public async ValueTask<bool> FlushAsync()
+    {
+        _unsent = false;
+        try
+        {
+            var flush = await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+            if (!flush.IsCanceled && !flush.IsCompleted) return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+        }
+        ClientGone = true;
+        return false;
+    }
+
+    /// <summary>Waits out a read that is no longer wanted, so its buffer is not returned while it is being filled.</summary>
+    private static async ValueTask ObserveAsync(ValueTask<bool> read)
+    {
+        try
+        {
+            await read;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
+        {
+        }
     }
 }

@@ -124,7 +124,7 @@ public sealed partial class MessagesProxy
     }
 
     /// <summary>
-    /// A streamed answer, relayed event by event as it arrives (flushed after each): usage read on the way, masked
+    /// A streamed answer, relayed event by event as it arrives: usage read on the way, masked
     /// values restored and the model renamed when needed. A stream that ends without message_stop, breaks or stalls
     /// ends with Anthropic's error event.
     /// </summary>
@@ -134,6 +134,7 @@ public sealed partial class MessagesProxy
         var scanner = new AnthropicUsageScanner(true);
         var restorer = rewrite is null ? null : new AnthropicSseRestorer(rewrite, publicModel);
         var output = restorer is null ? null : new ArrayBufferWriter<byte>(16 * 1024);
+        var client = new SseRelayWriter(context);
         var stopped = false;
         try
         {
@@ -142,7 +143,7 @@ public sealed partial class MessagesProxy
             while (true)
             {
                 result.ArmRead();
-                if (!await reader.ReadAsync(result.Token)) break;
+                if (!await client.ReadAsync(reader, result.Token)) break;
                 var frame = reader.Raw;
                 scanner.Feed(frame.Span);
                 if (reader.IsEvent("message_stop"u8)) stopped = true;
@@ -153,19 +154,23 @@ public sealed partial class MessagesProxy
                 }
                 if (restorer is null)
                 {
-                    await context.Response.Body.WriteAsync(frame, context.RequestAborted);
+                    client.Write(frame.Span);
                 }
                 else
                 {
                     await restorer.WriteAsync(frame, output!, context.RequestAborted);
-                    await SseRelay.WriteAsync(context, output!);
+                    client.Write(output!);
                 }
-                await context.Response.Body.FlushAsync(context.RequestAborted);
             }
-            if (restorer is not null)
+            if (restorer is not null && !client.ClientGone)
             {
                 await restorer.CompleteAsync(output!, context.RequestAborted);
-                await SseRelay.WriteAsync(context, output!);
+                client.Write(output!);
+            }
+            if (client.ClientGone || !await client.FlushAsync())
+            {
+                outcome.ClientGone = true;
+                return;
             }
             // NOTE: an upstream error event already ended the stream in Anthropic's words; it is relayed, not replaced.
             if (!stopped && outcome.Error is null) outcome.Error = ExchangeErrors.UpstreamDisconnected;

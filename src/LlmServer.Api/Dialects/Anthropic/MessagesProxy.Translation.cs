@@ -99,7 +99,8 @@ public sealed partial class MessagesProxy
 
     /// <summary>
     /// Each upstream chunk is read as it arrives and handed to the translator, whose Anthropic events are written
-    /// (restored when values were masked) and flushed at once. A broken or unfinished stream ends with the error event.
+    /// (restored when values were masked) and sent before the next upstream wait. A broken or unfinished stream ends
+    /// with the error event.
     /// </summary>
     private async Task TranslateStreamAsync(HttpContext context, ExchangeState x, UpstreamResult result, MessagesRequest request, MaskingSession? restore,
         MessagesOutcome outcome)
@@ -111,17 +112,18 @@ public sealed partial class MessagesProxy
         var converter = new ChatChunksToMessagesStream(new SseFrameWriter(events), request.Model, request.StopSequences);
         var restorer = restore is null ? null : new AnthropicSseRestorer(restore);
         var restored = restore is null ? null : new ArrayBufferWriter<byte>(4096);
+        var client = new SseRelayWriter(context);
         async Task EmitAsync(bool complete)
         {
             if (restorer is null)
             {
-                await SseRelay.WriteAsync(context, events);
+                client.Write(events);
                 return;
             }
             await restorer.WriteAsync(events.WrittenMemory, restored!, context.RequestAborted);
             events.ResetWrittenCount();
             if (complete) await restorer.CompleteAsync(restored!, context.RequestAborted);
-            await SseRelay.WriteAsync(context, restored!);
+            client.Write(restored!);
         }
         var done = false;
         try
@@ -131,7 +133,7 @@ public sealed partial class MessagesProxy
             while (!done)
             {
                 result.ArmRead();
-                if (!await reader.ReadAsync(result.Token)) break;
+                if (!await client.ReadAsync(reader, result.Token)) break;
                 var data = reader.Data.Span;
                 if (data.SequenceEqual("[DONE]"u8))
                 {
@@ -151,6 +153,11 @@ public sealed partial class MessagesProxy
                 }
                 converter.OnChunk(chunk);
                 await EmitAsync(complete: false);
+            }
+            if (client.ClientGone)
+            {
+                outcome.ClientGone = true;
+                return;
             }
             if (outcome.Error is null && !converter.Finished)
             {
@@ -178,6 +185,11 @@ public sealed partial class MessagesProxy
             converter.Fail(failed.AnthropicType, failed.Message);
         }
         await EmitAsync(complete: true);
+        if (!await client.FlushAsync())
+        {
+            outcome.ClientGone = true;
+            return;
+        }
         outcome.ErrorWritten = outcome.Error is not null;
     }
 

@@ -121,7 +121,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
         return new(null, result.Deployment, false);
     }
 
-    /// <summary>Each Anthropic event is translated as it arrives; the chunks it gives are written and flushed at once.</summary>
+    /// <summary>Each Anthropic event is translated as it arrives; the chunks it gives are sent before the next upstream wait.</summary>
     private async Task<ViaAnthropicOutcome> RelayStreamAsync(HttpContext context, UpstreamResult result, string model, bool includeUsage, IChatAnswerRelay? relay)
     {
         context.Response.StatusCode = 200;
@@ -130,7 +130,13 @@ public sealed partial class ChatCompletionsViaAnthropic(
         var buffer = new ArrayBufferWriter<byte>(4096);
         var converter = new MessagesEventsToChatChunks(new SseFrameWriter(buffer), model, includeUsage);
         var relayed = relay is null ? null : new ArrayBufferWriter<byte>(4096);
-        Task EmitAsync() => relay is null ? SseRelay.WriteAsync(context, buffer) : EmitThroughAsync(context, buffer, relay, relayed!);
+        var client = new SseRelayWriter(context);
+        Task EmitAsync()
+        {
+            if (relay is not null) return EmitThroughAsync(context, buffer, relay, relayed!, client);
+            client.Write(buffer);
+            return Task.CompletedTask;
+        }
         ExchangeError? error = null;
         try
         {
@@ -139,7 +145,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
             while (!converter.Finished)
             {
                 result.ArmRead();
-                if (!await reader.ReadAsync(result.Token)) break;
+                if (!await client.ReadAsync(reader, result.Token)) break;
                 if (reader.Data.IsEmpty) continue;
                 JsonObject? data;
                 try
@@ -163,6 +169,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
                 converter.OnEvent(data);
                 await EmitAsync();
             }
+            if (client.ClientGone) return new(null, result.Deployment, true);
             if (error is null && !converter.Finished) error = ExchangeErrors.UpstreamDisconnected;
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
@@ -174,6 +181,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
             error = broken;
         }
         await EmitAsync();
+        if (!await client.FlushAsync()) return new(null, result.Deployment, true);
         if (error is not null)
         {
             LogStreamBroken(logger, result.Deployment!.Upstream.Name, error.Code);
@@ -184,7 +192,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
     }
 
     /// <summary>Hands each chunk the translator wrote (its frames are <c>data: {json}\n\n</c>, JSON on one line) to the relay, then writes what it gave.</summary>
-    private static async Task EmitThroughAsync(HttpContext context, ArrayBufferWriter<byte> frames, IChatAnswerRelay relay, ArrayBufferWriter<byte> output)
+    private static async Task EmitThroughAsync(HttpContext context, ArrayBufferWriter<byte> frames, IChatAnswerRelay relay, ArrayBufferWriter<byte> output, SseRelayWriter client)
     {
         var written = frames.WrittenMemory;
         while (written.Span.IndexOf("\n\n"u8) is var end and >= 0)
@@ -196,7 +204,7 @@ public sealed partial class ChatCompletionsViaAnthropic(
             else await relay.ChunkAsync(frame, data, output, context.RequestAborted);
         }
         frames.ResetWrittenCount();
-        await SseRelay.WriteAsync(context, output);
+        client.Write(output);
     }
 
 

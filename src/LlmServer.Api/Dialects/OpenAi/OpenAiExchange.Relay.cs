@@ -139,6 +139,7 @@ internal sealed partial class OpenAiExchange
         CopyHeaders(response, ctx.Response);
         ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = ctx.Response.BodyWriter;
+        var client = new SseRelayWriter(ctx);
         var dialect = x.Surface == ExchangeSurface.Responses && !call.AnswersViaChat ? Dialect.OpenAiResponses : Dialect.OpenAi;
         var terminal = false;
         var stored = false;
@@ -149,27 +150,13 @@ internal sealed partial class OpenAiExchange
             await ctx.Response.StartAsync(ctx.RequestAborted);
             await using var stream = await response.Content.ReadAsStreamAsync(result.Token);
             using var events = new SseReader(stream);
-            var unflushed = false;
             while (true)
             {
                 result.ArmRead();
                 bool more;
                 try
                 {
-                    var next = events.ReadAsync(result.Token);
-                    // NOTE: what was written goes out when the next event is not already here: events that arrived
-                    // together leave in one write, and none waits on the upstream.
-                    if (unflushed && !next.IsCompleted)
-                    {
-                        unflushed = false;
-                        if (!await TryFlushAsync(writer, ctx.RequestAborted))
-                        {
-                            gone = true;
-                            await ObserveAsync(next);
-                            break;
-                        }
-                    }
-                    more = await next;
+                    more = await client.ReadAsync(events, result.Token);
                 }
                 catch (OperationCanceledException) when (result.CancelledByClient)
                 {
@@ -186,6 +173,11 @@ internal sealed partial class OpenAiExchange
                 {
                     LogBodyFailure(logger, call.Deployment?.Id ?? "-", ex.GetType().Name);
                     failure = ex is InvalidDataException ? ExchangeErrors.UpstreamInvalidResponse : ExchangeErrors.UpstreamDisconnected;
+                    break;
+                }
+                if (client.ClientGone)
+                {
+                    gone = true;
                     break;
                 }
                 if (!more)
@@ -214,11 +206,7 @@ internal sealed partial class OpenAiExchange
                     stored = true;
                     await sessions.StoreAsync(call.Turn);
                 }
-                if (write)
-                {
-                    writer.Write(output.Span);
-                    unflushed = true;
-                }
+                if (write) client.Write(output.Span);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException && ctx.RequestAborted.IsCancellationRequested)
@@ -249,42 +237,10 @@ internal sealed partial class OpenAiExchange
             }
             return;
         }
-        try
-        {
-            await writer.FlushAsync(ctx.RequestAborted);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-        }
+        await client.FlushAsync();
         call.Succeeded = true;
         Record(call, ctx.Response.StatusCode, null);
         if (call.Turn is not null && terminal && !stored) await sessions.StoreAsync(call.Turn);
-    }
-
-    /// <summary>Flushes to the client; false when the client is gone.</summary>
-    private static async ValueTask<bool> TryFlushAsync(System.IO.Pipelines.PipeWriter writer, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var flush = await writer.FlushAsync(cancellationToken);
-            return !flush.IsCanceled && !flush.IsCompleted;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>Waits out a read that is no longer wanted, so its buffer is not returned while it is being filled.</summary>
-    private static async ValueTask ObserveAsync(ValueTask<bool> read)
-    {
-        try
-        {
-            await read;
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or HttpRequestException or InvalidDataException)
-        {
-        }
     }
 
     /// <summary>One event with originals restored (a held-back tail goes out before [DONE] as its own chunk).</summary>
